@@ -1,0 +1,3 @@
+//! Authentication: the token store (auth methods come later).
+
+pub mod token;

@@ -1,0 +1,2 @@
+//! The KV secrets engine, version 2.
+pub mod v2;

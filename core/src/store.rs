@@ -1,0 +1,230 @@
+//! `Store`: one dedicated secret store — its barrier, seal, mounts and tokens — and the
+//! dispatch of a logical request to the part of it that serves the path.
+//!
+//! The store keeps nothing a request needs in memory except what unsealing recovered (keys,
+//! the token salt) and caches that are cheap to rebuild (the mount table). Everything else is
+//! read from storage per request, so any number of processes can serve the same store.
+
+use std::sync::{Arc, RwLock};
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use serde_json::{json, Map};
+
+use crate::auth::token::{self, TokenEntry, TokenSalt};
+use crate::barrier::Barrier;
+use crate::http::error::ApiError;
+use crate::logical::{Operation, Request, Response};
+use crate::mounts::{MountEntry, MountTable};
+use crate::seal::{SealError, SealManager};
+use crate::secrets::{kv, View};
+use crate::storage::Storage;
+use crate::sys;
+
+/// The id of the store a single-tenant `coffer server` serves.
+pub const DEFAULT_STORE_ID: &str = "default";
+
+/// What only exists while unsealed.
+pub(crate) struct Unsealed {
+    pub salt: TokenSalt,
+    pub mounts: MountTable,
+}
+
+pub struct Store {
+    pub(crate) barrier: Arc<Barrier>,
+    pub(crate) seal: SealManager,
+    pub(crate) unsealed: RwLock<Option<Arc<Unsealed>>>,
+}
+
+/// What init returns to the operator, once.
+pub struct InitResult {
+    pub keys: Vec<zeroize::Zeroizing<Vec<u8>>>,
+    pub root_token: String,
+}
+
+impl InitResult {
+    pub fn keys_hex(&self) -> Vec<String> {
+        self.keys.iter().map(hex::encode).collect()
+    }
+    pub fn keys_base64(&self) -> Vec<String> {
+        self.keys.iter().map(|k| B64.encode(k.as_slice())).collect()
+    }
+}
+
+impl Store {
+    pub fn new(storage: Arc<dyn Storage>, store_id: &str) -> Self {
+        let barrier = Arc::new(Barrier::new(storage, store_id));
+        Store {
+            seal: SealManager::new(barrier.clone()),
+            barrier,
+            unsealed: RwLock::new(None),
+        }
+    }
+
+    pub fn storage_kind(&self) -> &'static str {
+        self.barrier.storage().kind()
+    }
+
+    pub(crate) fn state(&self) -> Result<Arc<Unsealed>, ApiError> {
+        if self.barrier.is_sealed() {
+            return Err(ApiError::Sealed);
+        }
+        self.unsealed
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or(ApiError::Sealed)
+    }
+
+    /// Initialises the store: seal, keyring, token salt, root token and default mounts.
+    /// `extra_mounts` are added to OpenBao's defaults (dev mode adds `secret/`). The store is
+    /// left sealed unless `stay_unsealed`.
+    pub async fn initialize(
+        &self,
+        shares: u32,
+        threshold: u32,
+        root_token_id: Option<&str>,
+        extra_mounts: Vec<MountEntry>,
+        stay_unsealed: bool,
+    ) -> Result<InitResult, ApiError> {
+        let out = self.seal.initialize(shares, threshold).await?;
+        self.barrier.write(vec![token::new_salt_op()]).await?;
+        let salt = token::load_salt(&self.barrier).await?;
+        let (root_token, mut ops) = token::root_token_ops(&salt, root_token_id);
+        let mut mounts = MountTable::defaults();
+        mounts.entries.extend(extra_mounts);
+        ops.push(mounts.write_op());
+        self.barrier.write(ops).await?;
+        if stay_unsealed {
+            self.post_unseal().await?;
+        } else {
+            self.seal();
+        }
+        Ok(InitResult {
+            keys: out.keys,
+            root_token,
+        })
+    }
+
+    /// Loads what the unsealed store keeps in memory.
+    async fn post_unseal(&self) -> Result<(), ApiError> {
+        let salt = token::load_salt(&self.barrier).await?;
+        let (mounts, _) = MountTable::load(&self.barrier).await?;
+        *self.unsealed.write().unwrap_or_else(|p| p.into_inner()) =
+            Some(Arc::new(Unsealed { salt, mounts }));
+        Ok(())
+    }
+
+    /// Submits one unseal key share; `Ok(true)` once unsealed.
+    pub async fn submit_unseal_key(&self, key: &str) -> Result<bool, ApiError> {
+        if self.seal.submit(key).await? {
+            if self
+                .unsealed
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_none()
+            {
+                if let Err(e) = self.post_unseal().await {
+                    self.seal();
+                    return Err(e);
+                }
+            }
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    pub fn seal(&self) {
+        *self.unsealed.write().unwrap_or_else(|p| p.into_inner()) = None;
+        self.seal.seal();
+    }
+
+    pub async fn is_initialized(&self) -> Result<bool, SealError> {
+        Ok(self.seal.config().await?.is_some())
+    }
+
+    /// Replaces the cached mount table after a change this process made.
+    pub(crate) fn set_mounts(&self, mounts: MountTable) {
+        let mut guard = self.unsealed.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(state) = guard.as_ref() {
+            *guard = Some(Arc::new(Unsealed {
+                salt: state.salt.clone(),
+                mounts,
+            }));
+        }
+    }
+
+    /// Serves one logical request.
+    pub async fn handle(&self, req: Request) -> Result<Response, ApiError> {
+        if let Some(resp) = sys::handle_unauthenticated(self, &req).await? {
+            return Ok(resp);
+        }
+        let state = self.state()?;
+        let token = req.token.as_deref().ok_or(ApiError::PermissionDenied)?;
+        let entry = token::lookup(&self.barrier, &state.salt, token)
+            .await?
+            .ok_or(ApiError::PermissionDenied)?;
+        authorize(&entry, &req)?;
+        let path = req.path.as_str();
+        if path == "sys" || path.starts_with("sys/") {
+            return sys::handle(self, &state, &req, &entry).await;
+        }
+        if let Some(rest) = path.strip_prefix("auth/token/") {
+            return token_endpoint(self, &state, &req, &entry, token, rest).await;
+        }
+        let Some(mount) = state.mounts.route(path) else {
+            return Err(ApiError::NoRoute(req.path.clone()));
+        };
+        let rel = path.strip_prefix(mount.path.as_str()).unwrap_or("");
+        let view = View::new(&self.barrier, mount.storage_prefix());
+        let mut resp = match mount.kv_version() {
+            Some(2) => kv::v2::handle(&view, &req, rel).await?,
+            _ => return Err(ApiError::NoRoute(req.path.clone())),
+        };
+        resp.mount_type = mount.kind.clone();
+        Ok(resp)
+    }
+}
+
+/// Until ACL policies exist, a root token may do anything and any other token only look
+/// itself up (what OpenBao's `default` policy grants first).
+fn authorize(entry: &TokenEntry, req: &Request) -> Result<(), ApiError> {
+    if entry.is_root() || req.path == "auth/token/lookup-self" {
+        Ok(())
+    } else {
+        Err(ApiError::PermissionDenied)
+    }
+}
+
+async fn token_endpoint(
+    store: &Store,
+    state: &Unsealed,
+    req: &Request,
+    entry: &TokenEntry,
+    token: &str,
+    rest: &str,
+) -> Result<Response, ApiError> {
+    match (rest, req.operation) {
+        ("lookup-self", Operation::Read | Operation::Update) => {
+            Ok(Response::data(entry.lookup_data(token)))
+        }
+        ("lookup", Operation::Update | Operation::Read) => {
+            let other = req
+                .str_field("token")
+                .ok_or_else(|| ApiError::bad_request("missing token to look up"))?;
+            match token::lookup(&store.barrier, &state.salt, other).await? {
+                Some(found) => Ok(Response::data(found.lookup_data(other))),
+                None => Err(ApiError::bad_request("bad token")),
+            }
+        }
+        ("lookup-self" | "lookup", _) => Err(ApiError::UnsupportedOperation),
+        _ => Err(ApiError::NoRoute(req.path.clone())),
+    }
+}
+
+/// Options of a `kv` mount at version 2.
+pub fn kv_v2_mount(path: &str) -> MountEntry {
+    let mut options = Map::new();
+    options.insert("version".into(), json!("2"));
+    MountEntry::new(path, "kv", "key/value secret storage", options)
+}

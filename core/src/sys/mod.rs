@@ -1,0 +1,52 @@
+//! The `sys/` backend: init, seal, unseal, status, health, mounts, keys.
+
+mod keys;
+mod mounts;
+mod status;
+
+use crate::auth::token::TokenEntry;
+use crate::http::error::ApiError;
+use crate::logical::{Request, Response};
+use crate::store::{Store, Unsealed};
+
+/// Paths served without a token and whatever the seal state, as OpenBao's.
+pub(crate) async fn handle_unauthenticated(
+    store: &Store,
+    req: &Request,
+) -> Result<Option<Response>, ApiError> {
+    let resp = match req.path.trim_end_matches('/') {
+        "sys/health" => status::health(store, req).await?,
+        "sys/seal-status" => status::seal_status(store, req).await?,
+        "sys/init" => status::init(store, req).await?,
+        "sys/unseal" => status::unseal(store, req).await?,
+        "sys/leader" => status::leader(store, req).await?,
+        _ => return Ok(None),
+    };
+    Ok(Some(resp))
+}
+
+pub(crate) async fn handle(
+    store: &Store,
+    state: &Unsealed,
+    req: &Request,
+    _entry: &TokenEntry,
+) -> Result<Response, ApiError> {
+    let path = req.path.trim_end_matches('/');
+    let rest = path.strip_prefix("sys/").unwrap_or("");
+    match rest {
+        "seal" => keys::seal(store, req),
+        "rotate" => keys::rotate(store, req).await,
+        "key-status" => keys::key_status(store, req),
+        "mounts" => mounts::list(state, req),
+        "internal/ui/mounts" => mounts::list(state, req),
+        _ => {
+            if let Some(mount) = rest.strip_prefix("mounts/") {
+                return mounts::mount(store, state, req, mount).await;
+            }
+            if let Some(mount) = rest.strip_prefix("internal/ui/mounts/") {
+                return mounts::ui_mount(state, req, mount);
+            }
+            Err(ApiError::NoRoute(req.path.clone()))
+        }
+    }
+}

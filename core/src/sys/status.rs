@@ -1,0 +1,166 @@
+//! Unauthenticated status endpoints: health, seal-status, init, unseal, leader.
+
+use serde_json::{json, Value};
+
+use crate::http::error::ApiError;
+use crate::logical::{Operation, Request, Response};
+use crate::store::Store;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A status-code query parameter of `sys/health` (`sealedcode=200` and friends).
+fn code_param(req: &Request, name: &str, default: u16) -> Result<u16, ApiError> {
+    match req.data.get(name) {
+        None => Ok(default),
+        Some(Value::String(s)) => s
+            .parse::<u16>()
+            .ok()
+            .filter(|c| (100..=999).contains(c))
+            .ok_or_else(|| ApiError::bad_request(format!("unable to parse {name} value: {s:?}"))),
+        Some(_) => Err(ApiError::bad_request(format!(
+            "unable to parse {name} value"
+        ))),
+    }
+}
+
+pub async fn health(store: &Store, req: &Request) -> Result<Response, ApiError> {
+    if !matches!(req.operation, Operation::Read) {
+        return Err(ApiError::UnsupportedOperation);
+    }
+    let initialized = store.is_initialized().await?;
+    let sealed = store.barrier.is_sealed();
+    let code = if !initialized {
+        code_param(req, "uninitcode", 501)?
+    } else if sealed {
+        code_param(req, "sealedcode", 503)?
+    } else {
+        code_param(req, "activecode", 200)?
+    };
+    // Every process is active: there are no standbys to report (see docs/architecture.md).
+    let body = json!({
+        "initialized": initialized,
+        "sealed": sealed,
+        "standby": sealed,
+        "performance_standby": false,
+        "replication_performance_mode": "disabled",
+        "replication_dr_mode": "disabled",
+        "server_time_utc": chrono::Utc::now().timestamp(),
+        "version": VERSION,
+    });
+    Ok(Response::raw(code, body))
+}
+
+pub async fn seal_status_body(store: &Store) -> Result<Value, ApiError> {
+    let status = store.seal.status().await?;
+    let (t, n) = status
+        .config
+        .as_ref()
+        .map_or((0, 0), |c| (c.secret_threshold, c.secret_shares));
+    Ok(json!({
+        "type": status.config.as_ref().map_or("shamir", |c| c.kind.as_str()),
+        "initialized": status.config.is_some(),
+        "sealed": status.sealed,
+        "t": t,
+        "n": n,
+        "progress": status.progress,
+        "nonce": status.nonce,
+        "recovery_seal": false,
+        "version": VERSION,
+        "build_date": env!("COFFER_BUILD_DATE"),
+        "migration": false,
+        "storage_type": store.storage_kind(),
+    }))
+}
+
+pub async fn seal_status(store: &Store, req: &Request) -> Result<Response, ApiError> {
+    if !matches!(req.operation, Operation::Read) {
+        return Err(ApiError::UnsupportedOperation);
+    }
+    Ok(Response::raw(200, seal_status_body(store).await?))
+}
+
+fn u32_field(req: &Request, name: &str) -> Result<u32, ApiError> {
+    match req.data.get(name) {
+        None | Some(Value::Null) => Ok(0),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or_else(|| ApiError::bad_request(format!("invalid value for {name}"))),
+        Some(_) => Err(ApiError::bad_request(format!("invalid value for {name}"))),
+    }
+}
+
+pub async fn init(store: &Store, req: &Request) -> Result<Response, ApiError> {
+    match req.operation {
+        Operation::Read => Ok(Response::raw(
+            200,
+            json!({ "initialized": store.is_initialized().await? }),
+        )),
+        Operation::Update => {
+            if req.data.get("pgp_keys").is_some_and(|v| !v.is_null())
+                || req
+                    .data
+                    .get("root_token_pgp_key")
+                    .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
+            {
+                return Err(ApiError::bad_request(
+                    "PGP-encrypted keys are not supported",
+                ));
+            }
+            let shares = u32_field(req, "secret_shares")?;
+            let threshold = u32_field(req, "secret_threshold")?;
+            let out = store
+                .initialize(shares, threshold, None, vec![], false)
+                .await?;
+            Ok(Response::raw(
+                200,
+                json!({ "keys": out.keys_hex(), "keys_base64": out.keys_base64(), "root_token": out.root_token }),
+            ))
+        }
+        _ => Err(ApiError::UnsupportedOperation),
+    }
+}
+
+pub async fn unseal(store: &Store, req: &Request) -> Result<Response, ApiError> {
+    if req.operation != Operation::Update {
+        return Err(ApiError::UnsupportedOperation);
+    }
+    if req.data.get("reset").and_then(Value::as_bool) == Some(true) {
+        store.seal.reset();
+    } else {
+        let key = req
+            .str_field("key")
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "'key' must be specified in request body as JSON, or 'reset' set to true",
+                )
+            })?;
+        if !store.is_initialized().await? {
+            return Err(ApiError::bad_request("Vault is not initialized"));
+        }
+        store.submit_unseal_key(key).await?;
+    }
+    Ok(Response::raw(200, seal_status_body(store).await?))
+}
+
+pub async fn leader(store: &Store, req: &Request) -> Result<Response, ApiError> {
+    if !matches!(req.operation, Operation::Read) {
+        return Err(ApiError::UnsupportedOperation);
+    }
+    if store.barrier.is_sealed() {
+        return Ok(Response::raw(200, json!({ "ha_enabled": false })));
+    }
+    Ok(Response::raw(
+        200,
+        json!({
+            "ha_enabled": false,
+            "is_self": false,
+            "active_time": "0001-01-01T00:00:00Z",
+            "leader_address": "",
+            "leader_cluster_address": "",
+            "performance_standby": false,
+            "performance_standby_last_remote_wal": 0,
+        }),
+    ))
+}

@@ -1,0 +1,5 @@
+//! The hosts of the Vault API Router: `coffer server` (and, later, the Lambda function).
+//! `main` only picks the host; everything else is in coffer-core.
+
+pub mod cli;
+pub mod server;

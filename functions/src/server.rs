@@ -1,0 +1,193 @@
+//! `coffer server`: builds the store from the config and serves the Router on each listener
+//! (plain HTTP or rustls), until SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use axum_server::tls_rustls::RustlsConfig;
+use axum_server::Handle;
+use coffer_core::config::{Config, ListenerConfig, LogFormat, StorageConfig};
+use coffer_core::storage::{CountingStorage, EmbeddedStorage, MemoryStorage, Storage};
+use coffer_core::store::{kv_v2_mount, Store, DEFAULT_STORE_ID};
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::ServerArgs;
+
+fn init_logging(level: &str, format: LogFormat) {
+    let filter = EnvFilter::try_from_env("COFFER_LOG").unwrap_or_else(|_| EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Standard => builder.try_init(),
+    };
+}
+
+fn open_storage(config: &StorageConfig) -> anyhow::Result<Arc<dyn Storage>> {
+    let inner: Arc<dyn Storage> = match config {
+        StorageConfig::Memory => Arc::new(MemoryStorage::new()),
+        StorageConfig::Embedded { path } => Arc::new(
+            EmbeddedStorage::open(path)
+                .with_context(|| format!("opening embedded storage at {}", path.display()))?,
+        ),
+    };
+    Ok(Arc::new(CountingStorage::new(inner)))
+}
+
+pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
+    if args.dev {
+        return run_dev(args).await;
+    }
+    let Some(path) = args.config.as_ref() else {
+        bail!("a config file is required: coffer server -config=coffer.hcl (or -dev)");
+    };
+    let config = Config::from_file(path)?;
+    let level = args
+        .log_level
+        .clone()
+        .unwrap_or_else(|| config.log_level.as_str().to_string());
+    init_logging(&level, config.log_format);
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+    let storage = open_storage(&config.storage)?;
+    let store = Arc::new(Store::new(storage, DEFAULT_STORE_ID));
+    tracing::info!(
+        storage = store.storage_kind(),
+        listeners = config.listeners.len(),
+        "coffer server starting"
+    );
+    serve(store, &config).await
+}
+
+async fn run_dev(args: ServerArgs) -> anyhow::Result<()> {
+    init_logging(
+        args.log_level.as_deref().unwrap_or("info"),
+        LogFormat::Standard,
+    );
+    let storage = open_storage(&StorageConfig::Memory)?;
+    let store = Arc::new(Store::new(storage, DEFAULT_STORE_ID));
+    let init = store
+        .initialize(
+            1,
+            1,
+            args.dev_root_token_id.as_deref(),
+            vec![kv_v2_mount("secret")],
+            true,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("dev init failed: {e}"))?;
+    let addr = args.dev_listen_address;
+    let unseal_key = init.keys_base64().remove(0);
+    println!(
+        "==> Coffer server configuration:\n\n\
+         \x20            Api Address: http://{addr}\n\
+         \x20             Listener 1: tcp (addr: \"{addr}\", tls: \"disabled\")\n\
+         \x20                Storage: inmem\n\
+         \x20                Version: Coffer v{version}\n\n\
+         ==> Coffer server started! Log data will stream in below:\n\n\
+         WARNING! dev mode is enabled! In this mode, Coffer runs entirely in-memory\n\
+         and starts unsealed with a single unseal key. The root token is already\n\
+         authenticated to the CLI, so you can immediately begin using Coffer.\n\n\
+         You may need to set the following environment variables:\n\n\
+         \x20   $ export BAO_ADDR='http://{addr}'\n\n\
+         The unseal key and root token are displayed below in case you want to\n\
+         seal/unseal the Vault or re-authenticate.\n\n\
+         Unseal Key: {unseal_key}\n\
+         Root Token: {root}\n\n\
+         Development mode should NOT be used in production installations!\n",
+        version = env!("CARGO_PKG_VERSION"),
+        root = init.root_token,
+    );
+    let config = Config {
+        listeners: vec![ListenerConfig {
+            address: addr,
+            tls: None,
+            max_request_size: None,
+        }],
+        ..dev_config()
+    };
+    serve(store, &config).await
+}
+
+fn dev_config() -> Config {
+    Config {
+        storage: StorageConfig::Memory,
+        listeners: vec![],
+        seal: Default::default(),
+        api_addr: None,
+        log_level: coffer_core::config::LogLevel::Info,
+        log_format: LogFormat::Standard,
+        max_request_size: coffer_core::config::DEFAULT_MAX_REQUEST_SIZE,
+        default_lease_ttl: None,
+        max_lease_ttl: None,
+        audit_file_dir: None,
+        warnings: vec![],
+    }
+}
+
+async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
+    let handle = Handle::new();
+    let mut tasks = Vec::new();
+    for listener in &config.listeners {
+        let limit = listener.max_request_size.unwrap_or(config.max_request_size);
+        let app = coffer_core::http::router(store.clone(), limit)
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let addr = listener.address;
+        let handle = handle.clone();
+        match &listener.tls {
+            Some(tls) => {
+                let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+                let rustls = RustlsConfig::from_pem_file(&tls.cert_file, &tls.key_file)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "listener {addr}: loading tls_cert_file {} / tls_key_file {}",
+                            tls.cert_file.display(),
+                            tls.key_file.display()
+                        )
+                    })?;
+                let server = axum_server::bind_rustls(addr, rustls).handle(handle);
+                tasks.push(tokio::spawn(async move { server.serve(app).await }));
+            }
+            None => {
+                let server = axum_server::bind(addr).handle(handle);
+                tasks.push(tokio::spawn(async move { server.serve(app).await }));
+            }
+        }
+        tracing::info!(%addr, tls = listener.tls.is_some(), "listening");
+    }
+    let shutdown = handle.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        shutdown.graceful_shutdown(Some(Duration::from_secs(5)));
+    });
+    for task in tasks {
+        task.await
+            .context("listener task")?
+            .context("listener failed")?;
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return ctrl_c.await.unwrap_or(()),
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await.unwrap_or(());
+}
