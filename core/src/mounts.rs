@@ -157,8 +157,11 @@ impl MountTable {
     pub async fn load(barrier: &Barrier) -> Result<(MountTable, u64), BarrierError> {
         match barrier.get(MOUNTS_PATH).await? {
             Some(plain) => {
-                let table = serde_json::from_slice(&plain.value)
-                    .map_err(|_| BarrierError::KeyringCorrupt)?;
+                let table = serde_json::from_slice(&plain.value).map_err(|_| {
+                    BarrierError::CorruptValue {
+                        path: MOUNTS_PATH.into(),
+                    }
+                })?;
                 Ok((table, plain.version))
             }
             None => Ok((MountTable::defaults(), 0)),

@@ -35,6 +35,9 @@ pub enum BarrierError {
     Decrypt { path: String, source: AeadError },
     #[error("keyring is corrupt")]
     KeyringCorrupt,
+    /// A value decrypted but is not what its path should hold.
+    #[error("stored value at {path} is corrupt")]
+    CorruptValue { path: String },
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -162,7 +165,9 @@ impl Barrier {
         Ok(())
     }
 
-    async fn load_keyring(&self, root_key: &AesKey) -> Result<Keyring, BarrierError> {
+    /// Reads and opens the stored keyring; also returns its storage version for rotation's
+    /// conditional write.
+    async fn load_keyring(&self, root_key: &AesKey) -> Result<(Keyring, u64), BarrierError> {
         let key = self.physical_key(KEYRING_PATH);
         let entry = self
             .storage
@@ -176,12 +181,13 @@ impl Barrier {
                     source,
                 },
             )?);
-        Keyring::from_bytes(&plain).map_err(|_| BarrierError::KeyringCorrupt)
+        let keyring = Keyring::from_bytes(&plain).map_err(|_| BarrierError::KeyringCorrupt)?;
+        Ok((keyring, entry.version))
     }
 
     /// Opens the barrier with the root key the seal recovered.
     pub async fn unseal(&self, root_key: &AesKey) -> Result<(), BarrierError> {
-        let keyring = self.load_keyring(root_key).await?;
+        let (keyring, _) = self.load_keyring(root_key).await?;
         *self.write_state() = Some(Unsealed {
             root_key: root_key.clone(),
             keyring: Arc::new(keyring),
@@ -201,7 +207,7 @@ impl Barrier {
             .as_ref()
             .map(|u| u.root_key.clone())
             .ok_or(BarrierError::Sealed)?;
-        let keyring = Arc::new(self.load_keyring(&root_key).await?);
+        let keyring = Arc::new(self.load_keyring(&root_key).await?.0);
         if let Some(u) = self.write_state().as_mut() {
             if keyring.active_term() >= u.keyring.active_term() {
                 u.keyring = keyring.clone();
@@ -322,26 +328,13 @@ impl Barrier {
             .ok_or(BarrierError::Sealed)?;
         let key = self.physical_key(KEYRING_PATH);
         loop {
-            let entry = self
-                .storage
-                .get(&key)
-                .await?
-                .ok_or(BarrierError::NotInitialized)?;
-            let plain = zeroize::Zeroizing::new(
-                aead::open(&root_key, key.as_bytes(), &entry.value).map_err(|source| {
-                    BarrierError::Decrypt {
-                        path: KEYRING_PATH.into(),
-                        source,
-                    }
-                })?,
-            );
-            let current = Keyring::from_bytes(&plain).map_err(|_| BarrierError::KeyringCorrupt)?;
+            let (current, version) = self.load_keyring(&root_key).await?;
             let next = current.rotated();
             let ct = aead::seal(&root_key, 0, key.as_bytes(), &next.to_bytes());
             let op = WriteOp::Put {
                 key: key.clone(),
                 value: ct,
-                condition: Some(Condition::Version(entry.version)),
+                condition: Some(Condition::Version(version)),
             };
             match self.storage.write(vec![op]).await {
                 Ok(()) => {
