@@ -29,6 +29,10 @@ pub struct SealConfig {
     pub kind: String,
     pub secret_shares: u8,
     pub secret_threshold: u8,
+    /// The store's identity as OpenBao reports it (`vault-cluster-<hex>` and a uuid); not
+    /// secret, drawn at init.
+    pub cluster_name: String,
+    pub cluster_id: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -167,6 +171,8 @@ impl SealManager {
             kind: "shamir".into(),
             secret_shares: shares as u8,
             secret_threshold: threshold as u8,
+            cluster_name: format!("vault-cluster-{:08x}", rand::random::<u32>()),
+            cluster_id: uuid::Uuid::new_v4().to_string(),
         };
         let root_path = self.barrier.physical_key(ROOT_KEY_PATH);
         let wrapped = aead::seal(&kek, 0, root_path.as_bytes(), root_key.as_bytes());

@@ -19,7 +19,7 @@ pub(crate) async fn handle_unauthenticated(
         "sys/seal-status" => status::seal_status(store, req).await?,
         "sys/init" => status::init(store, req).await?,
         "sys/unseal" => status::unseal(store, req).await?,
-        "sys/leader" => status::leader(store, req).await?,
+        "sys/leader" => status::leader(req).await?,
         _ => return Ok(None),
     };
     Ok(Some(resp))

@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 
 use crate::http::error::ApiError;
 use crate::logical::{Operation, Request, Response};
+use crate::seal::SealConfig;
 use crate::store::Store;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -27,7 +28,8 @@ pub async fn health(store: &Store, req: &Request) -> Result<Response, ApiError> 
     if !matches!(req.operation, Operation::Read) {
         return Err(ApiError::UnsupportedOperation);
     }
-    let initialized = store.is_initialized().await?;
+    let config = store.seal.config().await?;
+    let initialized = config.is_some();
     let sealed = store.barrier.is_sealed();
     let code = if !initialized {
         code_param(req, "uninitcode", 501)?
@@ -37,16 +39,21 @@ pub async fn health(store: &Store, req: &Request) -> Result<Response, ApiError> 
         code_param(req, "activecode", 200)?
     };
     // Every process is active: there are no standbys to report (see docs/architecture.md).
-    let body = json!({
+    // As OpenBao, replication modes are "unknown" until unsealed and the cluster identity is
+    // shown only once unsealed.
+    let replication = if sealed { "unknown" } else { "disabled" };
+    let mut body = json!({
         "initialized": initialized,
         "sealed": sealed,
         "standby": sealed,
-        "performance_standby": false,
-        "replication_performance_mode": "disabled",
-        "replication_dr_mode": "disabled",
+        "replication_performance_mode": replication,
+        "replication_dr_mode": replication,
         "server_time_utc": chrono::Utc::now().timestamp(),
         "version": VERSION,
     });
+    if let (false, Some(c)) = (sealed, &config) {
+        set_cluster_identity(&mut body, c);
+    }
     Ok(Response::raw(code, body))
 }
 
@@ -56,7 +63,7 @@ pub async fn seal_status_body(store: &Store) -> Result<Value, ApiError> {
         .config
         .as_ref()
         .map_or((0, 0), |c| (c.secret_threshold, c.secret_shares));
-    Ok(json!({
+    let mut body = json!({
         "type": status.config.as_ref().map_or("shamir", |c| c.kind.as_str()),
         "initialized": status.config.is_some(),
         "sealed": status.sealed,
@@ -66,10 +73,21 @@ pub async fn seal_status_body(store: &Store) -> Result<Value, ApiError> {
         "nonce": status.nonce,
         "recovery_seal": false,
         "version": VERSION,
-        "build_date": env!("COFFER_BUILD_DATE"),
+        "commit_date": env!("COFFER_BUILD_DATE"),
         "migration": false,
         "storage_type": store.storage_kind(),
-    }))
+    });
+    if let (false, Some(c)) = (status.sealed, &status.config) {
+        set_cluster_identity(&mut body, c);
+    }
+    Ok(body)
+}
+
+/// `cluster_name` and `cluster_id`, drawn at init and kept with the seal configuration;
+/// OpenBao shows them only while unsealed.
+fn set_cluster_identity(body: &mut Value, config: &SealConfig) {
+    body["cluster_name"] = json!(config.cluster_name);
+    body["cluster_id"] = json!(config.cluster_id);
 }
 
 pub async fn seal_status(store: &Store, req: &Request) -> Result<Response, ApiError> {
@@ -144,23 +162,10 @@ pub async fn unseal(store: &Store, req: &Request) -> Result<Response, ApiError> 
     Ok(Response::raw(200, seal_status_body(store).await?))
 }
 
-pub async fn leader(store: &Store, req: &Request) -> Result<Response, ApiError> {
+pub async fn leader(req: &Request) -> Result<Response, ApiError> {
     if !matches!(req.operation, Operation::Read) {
         return Err(ApiError::UnsupportedOperation);
     }
-    if store.barrier.is_sealed() {
-        return Ok(Response::raw(200, json!({ "ha_enabled": false })));
-    }
-    Ok(Response::raw(
-        200,
-        json!({
-            "ha_enabled": false,
-            "is_self": false,
-            "active_time": "0001-01-01T00:00:00Z",
-            "leader_address": "",
-            "leader_cluster_address": "",
-            "performance_standby": false,
-            "performance_standby_last_remote_wal": 0,
-        }),
-    ))
+    // No HA protocol: every process serves reads and writes (docs/architecture.md).
+    Ok(Response::raw(200, json!({ "ha_enabled": false })))
 }
