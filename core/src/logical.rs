@@ -73,7 +73,8 @@ pub struct Response {
     pub raw: Option<(u16, Value)>,
     /// A status other than 200 for an enveloped body (KV's 404 for a deleted version).
     pub status: Option<u16>,
-    pub mount_type: String,
+    /// The envelope's `lease_duration` in seconds (KV v1 reads report the secret's TTL).
+    pub lease_duration: u64,
 }
 
 impl Response {

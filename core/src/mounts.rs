@@ -8,7 +8,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::barrier::{Barrier, BarrierError, PlainOp};
+use crate::barrier::{Barrier, BarrierError, Plain, PlainOp};
 
 pub const MOUNTS_PATH: &str = "core/mounts";
 
@@ -31,6 +31,11 @@ pub struct MountEntry {
     pub local: bool,
     #[serde(default)]
     pub seal_wrap: bool,
+    #[serde(default)]
+    pub external_entropy_access: bool,
+    /// Request headers passed through to the backend (OpenBao shows them in `config`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub passthrough_request_headers: Vec<String>,
 }
 
 impl MountEntry {
@@ -47,6 +52,8 @@ impl MountEntry {
             max_lease_ttl: 0,
             local: false,
             seal_wrap: false,
+            external_entropy_access: false,
+            passthrough_request_headers: Vec::new(),
         }
     }
 
@@ -67,21 +74,25 @@ impl MountEntry {
 
     /// The JSON OpenBao shows for a mount in `sys/mounts` and `sys/internal/ui/mounts`.
     pub fn to_json(&self) -> Value {
-        let options = if self.options.is_empty() {
+        // Secrets engines show their options (`{}` when none); built-in mounts show null.
+        let options = if self.options.is_empty() && !self.is_kv() {
             Value::Null
         } else {
             Value::Object(self.options.clone())
         };
-        json!({
+        let mut config = json!({
+            "default_lease_ttl": self.default_lease_ttl,
+            "force_no_cache": false,
+            "max_lease_ttl": self.max_lease_ttl,
+        });
+        if !self.passthrough_request_headers.is_empty() {
+            config["passthrough_request_headers"] = json!(self.passthrough_request_headers);
+        }
+        let mut out = json!({
             "accessor": self.accessor,
-            "config": {
-                "default_lease_ttl": self.default_lease_ttl,
-                "force_no_cache": false,
-                "max_lease_ttl": self.max_lease_ttl,
-            },
-            "deprecation_status": "supported",
+            "config": config,
             "description": self.description,
-            "external_entropy_access": false,
+            "external_entropy_access": self.external_entropy_access,
             "local": self.local,
             "options": options,
             "plugin_version": "",
@@ -90,9 +101,35 @@ impl MountEntry {
             "seal_wrap": self.seal_wrap,
             "type": self.kind,
             "uuid": self.uuid,
-        })
+        });
+        if self.is_kv() {
+            out["deprecation_status"] = json!("supported");
+        }
+        out
+    }
+
+    fn is_kv(&self) -> bool {
+        self.kind == "kv"
+    }
+
+    /// `sys/mounts/<path>/tune` as OpenBao shows it: zero TTLs are the system defaults.
+    pub fn tune_json(&self) -> Value {
+        let ttl = |t: u64| if t == 0 { SYSTEM_DEFAULT_LEASE_TTL } else { t };
+        let mut out = json!({
+            "default_lease_ttl": ttl(self.default_lease_ttl),
+            "description": self.description,
+            "force_no_cache": false,
+            "max_lease_ttl": ttl(self.max_lease_ttl),
+        });
+        if !self.options.is_empty() {
+            out["options"] = Value::Object(self.options.clone());
+        }
+        out
     }
 }
+
+/// OpenBao's default and maximum lease TTL when a mount sets none: 768h.
+pub const SYSTEM_DEFAULT_LEASE_TTL: u64 = 768 * 3600;
 
 pub fn normalize(path: &str) -> String {
     let trimmed = path.trim_matches('/');
@@ -102,27 +139,35 @@ pub fn normalize(path: &str) -> String {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct MountTable {
     pub entries: Vec<MountEntry>,
+    /// The storage version this table was read at (0: not stored yet). Compared with the
+    /// stored version on every request to notice changes made by other processes.
+    #[serde(skip)]
+    pub version: u64,
 }
 
 impl MountTable {
     /// The mounts every store starts with, as OpenBao's.
     pub fn defaults() -> Self {
+        let mut cubbyhole = MountEntry::new(
+            "cubbyhole/",
+            "cubbyhole",
+            "per-token private secret storage",
+            Map::new(),
+        );
+        cubbyhole.local = true;
+        let mut identity = MountEntry::new("identity/", "identity", "identity store", Map::new());
+        identity.passthrough_request_headers = vec!["Authorization".into()];
+        let mut system = MountEntry::new(
+            "sys/",
+            "system",
+            "system endpoints used for control, policy and debugging",
+            Map::new(),
+        );
+        system.seal_wrap = true;
+        system.passthrough_request_headers = vec!["Accept".into()];
         MountTable {
-            entries: vec![
-                MountEntry::new(
-                    "cubbyhole/",
-                    "cubbyhole",
-                    "per-token private secret storage",
-                    Map::new(),
-                ),
-                MountEntry::new("identity/", "identity", "identity store", Map::new()),
-                MountEntry::new(
-                    "sys/",
-                    "system",
-                    "system endpoints used for control, policy and debugging",
-                    Map::new(),
-                ),
-            ],
+            entries: vec![cubbyhole, identity, system],
+            version: 0,
         }
     }
 
@@ -154,14 +199,20 @@ impl MountTable {
         )
     }
 
+    /// The table from its stored value.
+    pub fn decode(plain: &Plain) -> Result<MountTable, BarrierError> {
+        let mut table: MountTable =
+            serde_json::from_slice(&plain.value).map_err(|_| BarrierError::CorruptValue {
+                path: MOUNTS_PATH.into(),
+            })?;
+        table.version = plain.version;
+        Ok(table)
+    }
+
     pub async fn load(barrier: &Barrier) -> Result<(MountTable, u64), BarrierError> {
         match barrier.get(MOUNTS_PATH).await? {
             Some(plain) => {
-                let table = serde_json::from_slice(&plain.value).map_err(|_| {
-                    BarrierError::CorruptValue {
-                        path: MOUNTS_PATH.into(),
-                    }
-                })?;
+                let table = MountTable::decode(&plain)?;
                 Ok((table, plain.version))
             }
             None => Ok((MountTable::defaults(), 0)),

@@ -12,12 +12,12 @@ use base64::Engine;
 use serde_json::{json, Map};
 
 use crate::auth::token::{self, TokenEntry, TokenSalt};
-use crate::barrier::Barrier;
+use crate::barrier::{Barrier, Plain};
 use crate::http::error::ApiError;
 use crate::logical::{Operation, Request, Response};
 use crate::mounts::{MountEntry, MountTable};
 use crate::seal::{SealError, SealManager};
-use crate::secrets::{kv, View};
+use crate::secrets::{self, Prefetched, View};
 use crate::storage::Storage;
 use crate::sys;
 
@@ -143,10 +143,11 @@ impl Store {
         Ok(self.seal.config().await?.is_some())
     }
 
-    /// Replaces the cached mount table after a change this process made.
+    /// Replaces the cached mount table after a change made here or seen in storage; never
+    /// with a table read at an older storage version than the cached one.
     pub(crate) fn set_mounts(&self, mounts: MountTable) {
         let mut guard = self.unsealed.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(state) = guard.as_ref() {
+        if let Some(state) = guard.as_ref().filter(|s| s.mounts.version <= mounts.version) {
             *guard = Some(Arc::new(Unsealed {
                 salt: state.salt.clone(),
                 mounts,
@@ -159,12 +160,23 @@ impl Store {
         if let Some(resp) = sys::handle_unauthenticated(self, &req).await? {
             return Ok(resp);
         }
-        let state = self.state()?;
+        let mut state = self.state()?;
         let token = req.token.as_deref().ok_or(ApiError::PermissionDenied)?;
-        let entry = token::lookup(&self.barrier, &state.salt, token)
-            .await?
-            .ok_or(ApiError::PermissionDenied)?;
+        // One round trip: the token entry, the mount table and what the routed engine reads
+        // first (`secrets::Prefetched`). Nothing fetched reaches an engine before `authorize`.
+        let mut fetched = Prefetched::fetch(
+            &self.barrier,
+            token::id_path(&state.salt.hash(token)),
+            &state.mounts,
+            &req,
+        )
+        .await?;
+        let entry = token_entry(fetched.token.take()).ok_or(ApiError::PermissionDenied)?;
         authorize(&entry, &req)?;
+        if let Some(table) = fetched.newer_mount_table(&state.mounts)? {
+            self.set_mounts(table);
+            state = self.state()?;
+        }
         let path = req.path.as_str();
         if path == "sys" || path.starts_with("sys/") {
             return sys::handle(self, &state, &req, &entry).await;
@@ -175,15 +187,19 @@ impl Store {
         let Some(mount) = state.mounts.route(path) else {
             return Err(ApiError::NoRoute(req.path.clone()));
         };
-        let rel = path.strip_prefix(mount.path.as_str()).unwrap_or("");
-        let view = View::new(&self.barrier, mount.storage_prefix());
-        let mut resp = match mount.kv_version() {
-            Some(2) => kv::v2::handle(&view, &req, rel).await?,
-            _ => return Err(ApiError::NoRoute(req.path.clone())),
+        let Some(engine) = secrets::Engine::of(mount) else {
+            return Err(ApiError::NoRoute(req.path.clone()));
         };
-        resp.mount_type = mount.kind.clone();
-        Ok(resp)
+        let rel = path.strip_prefix(mount.path.as_str()).unwrap_or("");
+        let view = View::new(&self.barrier, mount.storage_prefix())
+            .with_prefetched(fetched.view_values(&mount.uuid));
+        secrets::handle(engine, &view, &req, rel).await
     }
+}
+
+/// The token entry in a prefetched `token::id_path` value: `token::lookup` minus the read.
+fn token_entry(plain: Option<Plain>) -> Option<TokenEntry> {
+    serde_json::from_slice(&plain?.value).ok()
 }
 
 /// Until ACL policies exist, a root token may do anything and any other token only look

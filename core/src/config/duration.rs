@@ -7,7 +7,7 @@ use std::time::Duration;
 const NANOS_PER_SECOND: u128 = 1_000_000_000;
 
 /// Parses `text`; the error is a reason fit for [`super::ConfigError::InvalidValue`].
-pub(super) fn parse(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse(text: &str) -> Result<Duration, String> {
     if text.is_empty() {
         return Ok(Duration::ZERO);
     }

@@ -7,7 +7,7 @@
 //! silently. This module only reads and validates; it never opens files other than the config
 //! itself, binds sockets or touches storage.
 
-mod duration;
+pub(crate) mod duration;
 mod error;
 mod listener;
 mod logging;

@@ -218,12 +218,11 @@ fn to_http(resp: Response, request_id: &str) -> HttpResponse {
         "request_id": request_id,
         "lease_id": "",
         "renewable": false,
-        "lease_duration": 0,
+        "lease_duration": resp.lease_duration,
         "data": resp.data,
         "wrap_info": null,
         "warnings": warnings,
         "auth": resp.auth,
-        "mount_type": resp.mount_type,
     });
     (status, axum::Json(body)).into_response()
 }

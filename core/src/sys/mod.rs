@@ -38,10 +38,14 @@ pub(crate) async fn handle(
         "rotate" => keys::rotate(store, req).await,
         "key-status" => keys::key_status(store, req),
         "mounts" => mounts::list(state, req),
-        "internal/ui/mounts" => mounts::list(state, req),
+        "remount" => mounts::remount(store, req).await,
+        "internal/ui/mounts" => mounts::ui_list(state, req),
         _ => {
             if let Some(mount) = rest.strip_prefix("mounts/") {
                 return mounts::mount(store, state, req, mount).await;
+            }
+            if let Some(id) = rest.strip_prefix("remount/status/") {
+                return mounts::remount_status(store, req, id).await;
             }
             if let Some(mount) = rest.strip_prefix("internal/ui/mounts/") {
                 return mounts::ui_mount(state, req, mount);
