@@ -9,6 +9,7 @@ pub mod config;
 pub mod http;
 pub mod logical;
 pub mod mounts;
+pub mod policy;
 pub mod seal;
 pub mod secrets;
 pub mod storage;

@@ -61,6 +61,9 @@ pub struct Auth {
     pub entity_id: String,
     pub token_type: String,
     pub orphan: bool,
+    /// Always null: no MFA yet, but OpenBao always sends the key.
+    pub mfa_requirement: Option<Value>,
+    pub num_uses: u64,
 }
 
 #[derive(Debug, Default)]

@@ -11,11 +11,13 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde_json::{json, Map};
 
-use crate::auth::token::{self, TokenEntry, TokenSalt};
-use crate::barrier::{Barrier, Plain};
+use crate::auth;
+use crate::auth::token::{self, TokenSalt};
+use crate::barrier::Barrier;
 use crate::http::error::ApiError;
-use crate::logical::{Operation, Request, Response};
+use crate::logical::{Request, Response};
 use crate::mounts::{MountEntry, MountTable};
+use crate::policy::PolicyStore;
 use crate::seal::{SealError, SealManager};
 use crate::secrets::{self, Prefetched, View};
 use crate::storage::Storage;
@@ -33,6 +35,8 @@ pub(crate) struct Unsealed {
 pub struct Store {
     pub(crate) barrier: Arc<Barrier>,
     pub(crate) seal: SealManager,
+    /// ACL policies, cached per process (see `policy::store` for the staleness bound).
+    pub(crate) policies: PolicyStore,
     pub(crate) unsealed: RwLock<Option<Arc<Unsealed>>>,
 }
 
@@ -56,6 +60,7 @@ impl Store {
         let barrier = Arc::new(Barrier::new(storage, store_id));
         Store {
             seal: SealManager::new(barrier.clone()),
+            policies: PolicyStore::new(barrier.clone()),
             barrier,
             unsealed: RwLock::new(None),
         }
@@ -136,6 +141,7 @@ impl Store {
 
     pub fn seal(&self) {
         *self.unsealed.write().unwrap_or_else(|p| p.into_inner()) = None;
+        self.policies.clear();
         self.seal.seal();
     }
 
@@ -147,7 +153,10 @@ impl Store {
     /// with a table read at an older storage version than the cached one.
     pub(crate) fn set_mounts(&self, mounts: MountTable) {
         let mut guard = self.unsealed.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(state) = guard.as_ref().filter(|s| s.mounts.version <= mounts.version) {
+        if let Some(state) = guard
+            .as_ref()
+            .filter(|s| s.mounts.version <= mounts.version)
+        {
             *guard = Some(Arc::new(Unsealed {
                 salt: state.salt.clone(),
                 mounts,
@@ -171,18 +180,28 @@ impl Store {
             &req,
         )
         .await?;
-        let entry = token_entry(fetched.token.take()).ok_or(ApiError::PermissionDenied)?;
-        authorize(&entry, &req)?;
+        let caller =
+            auth::validate_fetched(&self.barrier, &state.salt, token, fetched.token.take())?;
+        let grant = auth::authorize(&self.policies, &caller, &req).await?;
+        let caller = auth::use_token(&self.barrier, caller).await?;
         if let Some(table) = fetched.newer_mount_table(&state.mounts)? {
             self.set_mounts(table);
             state = self.state()?;
         }
         let path = req.path.as_str();
         if path == "sys" || path.starts_with("sys/") {
-            return sys::handle(self, &state, &req, &entry).await;
+            return sys::handle(self, &state, &req, &caller.entry).await;
         }
         if let Some(rest) = path.strip_prefix("auth/token/") {
-            return token_endpoint(self, &state, &req, &entry, token, rest).await;
+            let ctx = auth::token_backend::Ctx {
+                store: self,
+                salt: &state.salt,
+                req: &req,
+                caller: &caller,
+                caller_token: token,
+                grant,
+            };
+            return auth::token_backend::handle(&ctx, rest).await;
         }
         let Some(mount) = state.mounts.route(path) else {
             return Err(ApiError::NoRoute(req.path.clone()));
@@ -194,47 +213,6 @@ impl Store {
         let view = View::new(&self.barrier, mount.storage_prefix())
             .with_prefetched(fetched.view_values(&mount.uuid));
         secrets::handle(engine, &view, &req, rel).await
-    }
-}
-
-/// The token entry in a prefetched `token::id_path` value: `token::lookup` minus the read.
-fn token_entry(plain: Option<Plain>) -> Option<TokenEntry> {
-    serde_json::from_slice(&plain?.value).ok()
-}
-
-/// Until ACL policies exist, a root token may do anything and any other token only look
-/// itself up (what OpenBao's `default` policy grants first).
-fn authorize(entry: &TokenEntry, req: &Request) -> Result<(), ApiError> {
-    if entry.is_root() || req.path == "auth/token/lookup-self" {
-        Ok(())
-    } else {
-        Err(ApiError::PermissionDenied)
-    }
-}
-
-async fn token_endpoint(
-    store: &Store,
-    state: &Unsealed,
-    req: &Request,
-    entry: &TokenEntry,
-    token: &str,
-    rest: &str,
-) -> Result<Response, ApiError> {
-    match (rest, req.operation) {
-        ("lookup-self", Operation::Read | Operation::Update) => {
-            Ok(Response::data(entry.lookup_data(token)))
-        }
-        ("lookup", Operation::Update | Operation::Read) => {
-            let other = req
-                .str_field("token")
-                .ok_or_else(|| ApiError::bad_request("missing token to look up"))?;
-            match token::lookup(&store.barrier, &state.salt, other).await? {
-                Some(found) => Ok(Response::data(found.lookup_data(other))),
-                None => Err(ApiError::bad_request("bad token")),
-            }
-        }
-        ("lookup-self" | "lookup", _) => Err(ApiError::UnsupportedOperation),
-        _ => Err(ApiError::NoRoute(req.path.clone())),
     }
 }
 

@@ -1,27 +1,36 @@
-//! The token store: token entries kept only under salted hashes.
+//! The token store's data: token entries kept only under salted hashes, accessors, and the
+//! parent → children index.
 //!
 //! A token's storage key is `sys/token/id/<HMAC-SHA256(salt, token)>`, so the plaintext token
 //! exists only with the client; the salt is a per-store random value behind the barrier. An
-//! accessor is a separate random id whose entry points at the hash, never at the token.
-//! Looking up a token costs one storage round trip (the salt is immutable and cached).
+//! accessor is a separate random id whose entry points at the hash, never at the token. A child
+//! is indexed under `sys/token/parent/<parent hash>/<child hash>`, so revoking a tree lists
+//! children instead of scanning every token.
+//!
+//! Looking a token up costs one storage round trip (the salt is immutable and cached), and the
+//! checks that make an entry usable ([`validate`]) are a pure function of the entry already
+//! read, so a caller may fetch the entry together with other keys in one `get_many`.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use hmac::{Hmac, Mac};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use sha2::Sha256;
 
-use crate::barrier::{Barrier, BarrierError, PlainOp};
+use crate::barrier::{Barrier, BarrierError, Plain, PlainOp};
 use crate::storage::Condition;
 
 pub const SALT_PATH: &str = "core/token-salt";
-const ID_PREFIX: &str = "sys/token/id/";
-const ACCESSOR_PREFIX: &str = "sys/token/accessor/";
+pub const ID_PREFIX: &str = "sys/token/id/";
+pub const ACCESSOR_PREFIX: &str = "sys/token/accessor/";
+pub const PARENT_PREFIX: &str = "sys/token/parent/";
 
 /// 34 alphanumeric characters: log2(62) * 34 = 202 bits of randomness.
 const TOKEN_CHARS: usize = 34;
+/// Longest token string accepted for hashing; anything longer is simply unknown.
+const MAX_TOKEN_LEN: usize = 512;
 
 /// The salt that keys token hashes. Immutable after init; never printed.
 #[derive(Clone, zeroize::ZeroizeOnDrop)]
@@ -48,13 +57,29 @@ pub struct TokenEntry {
     pub policies: Vec<String>,
     pub path: String,
     pub display_name: String,
-    pub meta: Option<serde_json::Map<String, Value>>,
+    pub meta: Option<Map<String, Value>>,
+    /// Uses left; 0 means unlimited.
     pub num_uses: u64,
     pub creation_time: DateTime<Utc>,
+    /// The TTL given at creation (`creation_ttl`); 0 for a token that never expires.
     pub ttl_seconds: u64,
     pub explicit_max_ttl_seconds: u64,
     pub orphan: bool,
     pub parent_hash: Option<String>,
+    /// When the token stops working; `None`: never. Moves on renewal.
+    #[serde(default)]
+    pub expire_time: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub period_seconds: u64,
+    #[serde(default)]
+    pub renewable: bool,
+    #[serde(default)]
+    pub role: Option<String>,
+    #[serde(default)]
+    pub last_renewal: Option<DateTime<Utc>>,
+    /// Set while the tree under this token is being revoked: the token is already refused.
+    #[serde(default)]
+    pub revoking: bool,
 }
 
 impl std::fmt::Debug for TokenEntry {
@@ -67,8 +92,21 @@ impl std::fmt::Debug for TokenEntry {
 }
 
 #[derive(Serialize, Deserialize)]
-struct AccessorEntry {
-    token_hash: String,
+pub struct AccessorEntry {
+    pub token_hash: String,
+}
+
+/// A token entry that passed [`validate`], with what a conditional write of it needs.
+#[derive(Debug, Clone)]
+pub struct ValidToken {
+    pub entry: TokenEntry,
+    pub hash: String,
+    /// The storage version the entry was read at.
+    pub version: u64,
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Nanos, true)
 }
 
 impl TokenEntry {
@@ -76,41 +114,79 @@ impl TokenEntry {
         self.policies.iter().any(|p| p == "root")
     }
 
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        self.expire_time.is_some_and(|t| t <= now)
+    }
+
+    /// Seconds left before expiry; 0 for a token that never expires.
+    pub fn ttl_left(&self, now: DateTime<Utc>) -> i64 {
+        self.expire_time
+            .map_or(0, |t| (t - now).num_seconds().max(0))
+    }
+
     /// `data` of `auth/token/lookup*`, in OpenBao's shape. `id` is the token as presented.
     pub fn lookup_data(&self, id: &str) -> Value {
-        let expire_time = if self.ttl_seconds == 0 {
-            Value::Null
-        } else {
-            let t = self.creation_time + chrono::Duration::seconds(self.ttl_seconds as i64);
-            json!(t.to_rfc3339_opts(SecondsFormat::Nanos, true))
-        };
-        let ttl = if self.ttl_seconds == 0 {
-            0
-        } else {
-            let left =
-                self.creation_time.timestamp() + self.ttl_seconds as i64 - Utc::now().timestamp();
-            left.max(0)
-        };
-        json!({
+        let now = Utc::now();
+        let mut data = json!({
             "accessor": self.accessor,
             "creation_time": self.creation_time.timestamp(),
             "creation_ttl": self.ttl_seconds,
             "display_name": self.display_name,
             "entity_id": "",
-            "expire_time": expire_time,
+            "expire_time": self.expire_time.map(rfc3339),
             "explicit_max_ttl": self.explicit_max_ttl_seconds,
             "id": id,
-            "issue_time": self.creation_time.to_rfc3339_opts(SecondsFormat::Nanos, true),
+            "issue_time": rfc3339(self.creation_time),
             "meta": self.meta,
             "num_uses": self.num_uses,
             "orphan": self.orphan,
             "path": self.path,
             "policies": self.policies,
-            "renewable": false,
-            "ttl": ttl,
+            "renewable": self.renewable,
+            "ttl": self.ttl_left(now),
             "type": "service",
-        })
+        });
+        if self.period_seconds > 0 {
+            data["period"] = json!(self.period_seconds);
+        }
+        if let Some(role) = &self.role {
+            data["role"] = json!(role);
+        }
+        if let Some(t) = self.last_renewal {
+            data["last_renewal"] = json!(rfc3339(t));
+            data["last_renewal_time"] = json!(t.timestamp());
+        }
+        data
     }
+}
+
+/// Why a presented token is not usable. Callers answer all of them with 403.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invalid {
+    Unknown,
+    Expired,
+    Revoked,
+}
+
+/// Whether an already-fetched token entry may serve a request at `now`. Pure: no storage.
+pub fn validate(
+    plain: Option<Plain>,
+    hash: String,
+    now: DateTime<Utc>,
+) -> Result<ValidToken, Invalid> {
+    let plain = plain.ok_or(Invalid::Unknown)?;
+    let entry: TokenEntry = serde_json::from_slice(&plain.value).map_err(|_| Invalid::Unknown)?;
+    if entry.revoking {
+        return Err(Invalid::Revoked);
+    }
+    if entry.is_expired(now) {
+        return Err(Invalid::Expired);
+    }
+    Ok(ValidToken {
+        entry,
+        hash,
+        version: plain.version,
+    })
 }
 
 pub fn generate_token() -> String {
@@ -122,7 +198,7 @@ pub fn generate_token() -> String {
     format!("s.{body}")
 }
 
-fn generate_accessor() -> String {
+pub fn generate_accessor() -> String {
     rand::thread_rng()
         .sample_iter(&Alphanumeric)
         .take(24)
@@ -153,6 +229,47 @@ pub fn id_path(hash: &str) -> String {
     format!("{ID_PREFIX}{hash}")
 }
 
+pub fn accessor_path(accessor: &str) -> String {
+    format!("{ACCESSOR_PREFIX}{accessor}")
+}
+
+pub fn child_index_path(parent_hash: &str, child_hash: &str) -> String {
+    format!("{PARENT_PREFIX}{parent_hash}/{child_hash}")
+}
+
+/// The storage key of a presented token, or `None` for a string that cannot be a token.
+pub fn storage_key(salt: &TokenSalt, token: &str) -> Option<(String, String)> {
+    if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+        return None;
+    }
+    let hash = salt.hash(token);
+    Some((id_path(&hash), hash))
+}
+
+/// The writes that store a new token: its entry (which must not exist yet), its accessor and,
+/// for a child, its place in the parent's index.
+pub fn create_ops(hash: &str, entry: &TokenEntry) -> Vec<PlainOp> {
+    let accessor = AccessorEntry {
+        token_hash: hash.to_string(),
+    };
+    let mut ops = vec![
+        PlainOp::Put {
+            path: accessor_path(&entry.accessor),
+            value: serde_json::to_vec(&accessor).expect("serializes"),
+            condition: Some(Condition::Absent),
+        },
+        PlainOp::Put {
+            path: id_path(hash),
+            value: serde_json::to_vec(entry).expect("serializes"),
+            condition: Some(Condition::Absent),
+        },
+    ];
+    if let Some(parent) = &entry.parent_hash {
+        ops.push(PlainOp::put(child_index_path(parent, hash), Vec::new()));
+    }
+    ops
+}
+
 /// The storage writes that create a root token (at init or in dev mode), and the token.
 /// `id` lets `-dev-root-token-id` choose the token.
 pub fn root_token_ops(salt: &TokenSalt, id: Option<&str>) -> (String, Vec<PlainOp>) {
@@ -170,36 +287,57 @@ pub fn root_token_ops(salt: &TokenSalt, id: Option<&str>) -> (String, Vec<PlainO
         explicit_max_ttl_seconds: 0,
         orphan: true,
         parent_hash: None,
+        expire_time: None,
+        period_seconds: 0,
+        renewable: false,
+        role: None,
+        last_renewal: None,
+        revoking: false,
     };
-    let accessor = AccessorEntry {
-        token_hash: hash.clone(),
-    };
-    let ops = vec![
-        PlainOp::put(
-            format!("{ACCESSOR_PREFIX}{}", entry.accessor),
-            serde_json::to_vec(&accessor).expect("serializes"),
-        ),
-        PlainOp::put(
-            id_path(&hash),
-            serde_json::to_vec(&entry).expect("serializes"),
-        ),
-    ];
-    (token, ops)
+    (token.clone(), create_ops(&hash, &entry))
 }
 
-/// Looks a token up: one round trip. `None` for unknown or malformed entries.
+/// Looks a token up and validates it: one round trip. `None` for unknown, malformed, expired
+/// or revoked tokens.
 pub async fn lookup(
     barrier: &Barrier,
     salt: &TokenSalt,
     token: &str,
-) -> Result<Option<TokenEntry>, BarrierError> {
-    if token.is_empty() || token.len() > 512 {
-        return Ok(None);
-    }
-    let Some(plain) = barrier.get(&id_path(&salt.hash(token))).await? else {
+) -> Result<Option<ValidToken>, BarrierError> {
+    let Some((path, hash)) = storage_key(salt, token) else {
         return Ok(None);
     };
-    Ok(serde_json::from_slice(&plain.value).ok())
+    let plain = barrier.get(&path).await?;
+    Ok(validate(plain, hash, Utc::now()).ok())
+}
+
+/// Looks a token up by its hash (as the accessor and child indexes name it), unvalidated.
+pub async fn by_hash(
+    barrier: &Barrier,
+    hash: &str,
+) -> Result<Option<(TokenEntry, u64)>, BarrierError> {
+    let Some(plain) = barrier.get(&id_path(hash)).await? else {
+        return Ok(None);
+    };
+    Ok(serde_json::from_slice(&plain.value)
+        .ok()
+        .map(|e| (e, plain.version)))
+}
+
+/// The token hash an accessor points at.
+pub async fn hash_of_accessor(
+    barrier: &Barrier,
+    accessor: &str,
+) -> Result<Option<String>, BarrierError> {
+    if accessor.is_empty() || accessor.contains('/') {
+        return Ok(None);
+    }
+    let Some(plain) = barrier.get(&accessor_path(accessor)).await? else {
+        return Ok(None);
+    };
+    Ok(serde_json::from_slice::<AccessorEntry>(&plain.value)
+        .ok()
+        .map(|a| a.token_hash))
 }
 
 #[cfg(test)]
@@ -229,11 +367,42 @@ mod tests {
         let salt = load_salt(&barrier).await.unwrap();
         let (token, ops) = root_token_ops(&salt, None);
         barrier.write(ops).await.unwrap();
-        let entry = lookup(&barrier, &salt, &token).await.unwrap().unwrap();
-        assert!(entry.is_root());
+        let found = lookup(&barrier, &salt, &token).await.unwrap().unwrap();
+        assert!(found.entry.is_root());
         assert!(lookup(&barrier, &salt, "s.wrong").await.unwrap().is_none());
         let keys = storage.list("s/sys/token/id/").await.unwrap();
         assert_eq!(keys, vec![salt.hash(&token)]);
         assert!(!keys[0].contains(&token[2..]));
+    }
+
+    fn entry_expiring(at: Option<DateTime<Utc>>) -> Plain {
+        let (_, ops) = root_token_ops(&TokenSalt(vec![1; 32]), Some("x"));
+        let PlainOp::Put { value, .. } = &ops[1] else {
+            unreachable!()
+        };
+        let mut entry: TokenEntry = serde_json::from_slice(value).unwrap();
+        entry.expire_time = at;
+        Plain {
+            value: serde_json::to_vec(&entry).unwrap(),
+            version: 3,
+        }
+    }
+
+    #[test]
+    fn an_expired_entry_is_refused_without_any_background_task() {
+        let now = Utc::now();
+        let past = Some(now - chrono::Duration::seconds(1));
+        let future = Some(now + chrono::Duration::seconds(60));
+        assert_eq!(
+            validate(Some(entry_expiring(past)), "h".into(), now).unwrap_err(),
+            Invalid::Expired
+        );
+        let ok = validate(Some(entry_expiring(future)), "h".into(), now).unwrap();
+        assert_eq!(ok.version, 3);
+        assert!(validate(Some(entry_expiring(None)), "h".into(), now).is_ok());
+        assert_eq!(
+            validate(None, "h".into(), now).unwrap_err(),
+            Invalid::Unknown
+        );
     }
 }

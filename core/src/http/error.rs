@@ -14,6 +14,12 @@ pub enum ApiError {
     BadRequest(String),
     #[error("permission denied")]
     PermissionDenied,
+    /// A valid token whose policies do not allow the request: OpenBao's multierror wording.
+    #[error("1 error occurred:\n\t* permission denied\n\n")]
+    AclDenied,
+    /// 403 with a specific reason (`bad token` from `auth/token/lookup`).
+    #[error("{0}")]
+    Forbidden(String),
     /// 404 with an empty error list: what OpenBao answers for a missing secret.
     #[error("not found")]
     NotFound,
@@ -37,7 +43,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::PermissionDenied => StatusCode::FORBIDDEN,
+            ApiError::PermissionDenied | ApiError::AclDenied | ApiError::Forbidden(_) => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::NotFound | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
             ApiError::UnsupportedOperation => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,

@@ -1,7 +1,9 @@
 //! The `sys/` backend: init, seal, unseal, status, health, mounts, keys.
 
+mod capabilities;
 mod keys;
 mod mounts;
+mod policy;
 mod status;
 
 use crate::auth::token::TokenEntry;
@@ -29,7 +31,7 @@ pub(crate) async fn handle(
     store: &Store,
     state: &Unsealed,
     req: &Request,
-    _entry: &TokenEntry,
+    entry: &TokenEntry,
 ) -> Result<Response, ApiError> {
     let path = req.path.trim_end_matches('/');
     let rest = path.strip_prefix("sys/").unwrap_or("");
@@ -40,12 +42,23 @@ pub(crate) async fn handle(
         "mounts" => mounts::list(state, req),
         "remount" => mounts::remount(store, req).await,
         "internal/ui/mounts" => mounts::ui_list(state, req),
+        "policy" => policy::list(store, req, policy::Flavor::Legacy).await,
+        "policies/acl" => policy::list(store, req, policy::Flavor::Acl).await,
+        "capabilities" => capabilities::capabilities(store, state, req).await,
+        "capabilities-self" => capabilities::capabilities_self(store, req, entry).await,
+        "capabilities-accessor" => capabilities::capabilities_accessor(store, req).await,
         _ => {
             if let Some(mount) = rest.strip_prefix("mounts/") {
                 return mounts::mount(store, state, req, mount).await;
             }
             if let Some(id) = rest.strip_prefix("remount/status/") {
                 return mounts::remount_status(store, req, id).await;
+            }
+            if let Some(name) = rest.strip_prefix("policy/") {
+                return policy::policy(store, req, policy::Flavor::Legacy, name).await;
+            }
+            if let Some(name) = rest.strip_prefix("policies/acl/") {
+                return policy::policy(store, req, policy::Flavor::Acl, name).await;
             }
             if let Some(mount) = rest.strip_prefix("internal/ui/mounts/") {
                 return mounts::ui_mount(state, req, mount);
