@@ -186,13 +186,12 @@ impl Record {
     }
 }
 
-/// The smaller of the key's and the mount's non-zero limits, else OpenBao's default.
+/// The larger of the key's and the mount's limits, else OpenBao's default: OpenBao 2.7 keeps
+/// 3 versions both for (key 2, mount 3) and (key 3, mount 2), checked against a real server.
 fn effective_max_versions(key: u64, mount: u64) -> u64 {
-    match (key, mount) {
-        (0, 0) => DEFAULT_MAX_VERSIONS,
-        (0, m) => m,
-        (k, 0) => k,
-        (k, m) => k.min(m),
+    match key.max(mount) {
+        0 => DEFAULT_MAX_VERSIONS,
+        n => n,
     }
 }
 
@@ -296,11 +295,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_smaller_non_zero_max_versions_wins() {
+    fn the_larger_max_versions_wins() {
         assert_eq!(effective_max_versions(0, 0), 10);
         assert_eq!(effective_max_versions(3, 0), 3);
         assert_eq!(effective_max_versions(0, 4), 4);
-        assert_eq!(effective_max_versions(5, 2), 2);
+        assert_eq!(effective_max_versions(2, 3), 3);
+        assert_eq!(effective_max_versions(3, 2), 3);
     }
 
     #[test]
