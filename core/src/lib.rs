@@ -3,6 +3,7 @@
 //! Layers, top to bottom: `http` (JSON in and out) → `store` (dispatch by path, auth) →
 //! `sys`, `auth`, `secrets` (backends) → `barrier` (encryption) → `storage` (ciphertext only).
 
+pub mod audit;
 pub mod auth;
 pub mod barrier;
 pub mod config;

@@ -38,6 +38,7 @@ pub struct Request {
     /// The JSON body (an object) for writes, the query parameters for reads.
     pub data: Map<String, Value>,
     pub token: Option<String>,
+    /// The client as `ip:port`, when the host knows it.
     pub remote_addr: Option<String>,
 }
 

@@ -11,8 +11,9 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde_json::{json, Map};
 
-use crate::auth;
 use crate::auth::token::{self, TokenSalt};
+use crate::audit::{AuditBroker, AuditPolicy, AuditTrail};
+use crate::auth;
 use crate::barrier::Barrier;
 use crate::http::error::ApiError;
 use crate::logical::{Request, Response};
@@ -38,6 +39,8 @@ pub struct Store {
     /// ACL policies, cached per process (see `policy::store` for the staleness bound).
     pub(crate) policies: PolicyStore,
     pub(crate) unsealed: RwLock<Option<Arc<Unsealed>>>,
+    /// The audit devices, loaded at unseal from the stored table.
+    pub(crate) audit: AuditBroker,
 }
 
 /// What init returns to the operator, once.
@@ -63,7 +66,20 @@ impl Store {
             policies: PolicyStore::new(barrier.clone()),
             barrier,
             unsealed: RwLock::new(None),
+            audit: AuditBroker::new(AuditPolicy::default(), Vec::new()),
         }
+    }
+
+    /// Replaces the audit rules (where API-created file devices may write, config-declared
+    /// devices); set before the store is first unsealed.
+    pub fn with_audit(mut self, audit: AuditBroker) -> Self {
+        self.audit = audit;
+        self
+    }
+
+    /// Reopens every file audit device (SIGHUP after log rotation).
+    pub fn reopen_audit_devices(&self) {
+        self.audit.reopen();
     }
 
     pub fn storage_kind(&self) -> &'static str {
@@ -115,6 +131,7 @@ impl Store {
     async fn post_unseal(&self) -> Result<(), ApiError> {
         let salt = token::load_salt(&self.barrier).await?;
         let (mounts, _) = MountTable::load(&self.barrier).await?;
+        self.audit.load(&self.barrier).await?;
         *self.unsealed.write().unwrap_or_else(|p| p.into_inner()) =
             Some(Arc::new(Unsealed { salt, mounts }));
         Ok(())
@@ -142,6 +159,7 @@ impl Store {
     pub fn seal(&self) {
         *self.unsealed.write().unwrap_or_else(|p| p.into_inner()) = None;
         self.policies.clear();
+        self.audit.clear();
         self.seal.seal();
     }
 
@@ -153,10 +171,7 @@ impl Store {
     /// with a table read at an older storage version than the cached one.
     pub(crate) fn set_mounts(&self, mounts: MountTable) {
         let mut guard = self.unsealed.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(state) = guard
-            .as_ref()
-            .filter(|s| s.mounts.version <= mounts.version)
-        {
+        if let Some(state) = guard.as_ref().filter(|s| s.mounts.version <= mounts.version) {
             *guard = Some(Arc::new(Unsealed {
                 salt: state.salt.clone(),
                 mounts,
@@ -169,6 +184,16 @@ impl Store {
         if let Some(resp) = sys::handle_unauthenticated(self, &req).await? {
             return Ok(resp);
         }
+        let trail = AuditTrail::new(&self.audit, &req);
+        let result = self.handle_authenticated(req, &trail).await;
+        let state = self.state().ok();
+        trail.finish(&result, state.as_deref().map(|s| &s.mounts))?;
+        result
+    }
+
+    /// Everything that needs a token: seal check, authentication, authorisation, the audit
+    /// request entry (before anything is performed), then the backend.
+    async fn handle_authenticated(&self, req: Request, trail: &AuditTrail<'_>) -> Result<Response, ApiError> {
         let mut state = self.state()?;
         let token = req.token.as_deref().ok_or(ApiError::PermissionDenied)?;
         // One round trip: the token entry, the mount table and what the routed engine reads
@@ -180,9 +205,9 @@ impl Store {
             &req,
         )
         .await?;
-        let caller =
-            auth::validate_fetched(&self.barrier, &state.salt, token, fetched.token.take())?;
+        let caller = auth::validate_fetched(&self.barrier, &state.salt, token, fetched.token.take())?;
         let grant = auth::authorize(&self.policies, &caller, &req).await?;
+        trail.authorized(&caller.entry, &state.mounts)?;
         let caller = auth::use_token(&self.barrier, caller).await?;
         if let Some(table) = fetched.newer_mount_table(&state.mounts)? {
             self.set_mounts(table);

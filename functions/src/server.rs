@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use axum_server::tls_rustls::RustlsConfig;
 use axum_server::Handle;
+use coffer_core::audit::{AuditBroker, AuditPolicy, DeclaredDevice};
 use coffer_core::config::{Config, ListenerConfig, LogFormat, StorageConfig};
 use coffer_core::storage::{CountingStorage, EmbeddedStorage, MemoryStorage, Storage};
 use coffer_core::store::{kv_v2_mount, Store, DEFAULT_STORE_ID};
@@ -26,15 +27,50 @@ fn init_logging(level: &str, format: LogFormat) {
     };
 }
 
-fn open_storage(config: &StorageConfig) -> anyhow::Result<Arc<dyn Storage>> {
+async fn open_storage(config: &StorageConfig) -> anyhow::Result<Arc<dyn Storage>> {
     let inner: Arc<dyn Storage> = match config {
         StorageConfig::Memory => Arc::new(MemoryStorage::new()),
         StorageConfig::Embedded { path } => Arc::new(
             EmbeddedStorage::open(path)
                 .with_context(|| format!("opening embedded storage at {}", path.display()))?,
         ),
+        StorageConfig::DynamoDb {
+            table,
+            region,
+            endpoint,
+            create_table,
+        } => open_dynamodb(table, region, endpoint, *create_table).await?,
     };
     Ok(Arc::new(CountingStorage::new(inner)))
+}
+
+#[cfg(feature = "dynamodb")]
+async fn open_dynamodb(
+    table: &str,
+    region: &Option<String>,
+    endpoint: &Option<String>,
+    create_table: bool,
+) -> anyhow::Result<Arc<dyn Storage>> {
+    let options = coffer_core::storage::DynamoDbOptions {
+        table: table.to_owned(),
+        region: region.clone(),
+        endpoint: endpoint.clone(),
+        create_table,
+    };
+    let storage = coffer_core::storage::DynamoDbStorage::connect(&options)
+        .await
+        .with_context(|| format!("opening dynamodb storage (table {table:?})"))?;
+    Ok(Arc::new(storage))
+}
+
+#[cfg(not(feature = "dynamodb"))]
+async fn open_dynamodb(
+    _table: &str,
+    _region: &Option<String>,
+    _endpoint: &Option<String>,
+    _create_table: bool,
+) -> anyhow::Result<Arc<dyn Storage>> {
+    bail!("storage \"dynamodb\": this coffer was built without the `dynamodb` feature")
 }
 
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
@@ -53,8 +89,8 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
-    let storage = open_storage(&config.storage)?;
-    let store = Arc::new(Store::new(storage, DEFAULT_STORE_ID));
+    let storage = open_storage(&config.storage).await?;
+    let store = Arc::new(Store::new(storage, DEFAULT_STORE_ID).with_audit(audit_broker(&config)));
     tracing::info!(
         storage = store.storage_kind(),
         listeners = config.listeners.len(),
@@ -68,8 +104,13 @@ async fn run_dev(args: ServerArgs) -> anyhow::Result<()> {
         args.log_level.as_deref().unwrap_or("info"),
         LogFormat::Standard,
     );
-    let storage = open_storage(&StorageConfig::Memory)?;
-    let store = Arc::new(Store::new(storage, DEFAULT_STORE_ID));
+    let storage = open_storage(&StorageConfig::Memory).await?;
+    // Dev mode lets `bao audit enable file file_path=/tmp/...` work out of the box: API-created
+    // file devices may write under the temp directory.
+    let dev_audit = AuditPolicy { file_dir: Some(std::env::temp_dir()), api_creation_disabled: false };
+    let store = Arc::new(
+        Store::new(storage, DEFAULT_STORE_ID).with_audit(AuditBroker::new(dev_audit, Vec::new())),
+    );
     let init = store
         .initialize(
             1,
@@ -125,11 +166,48 @@ fn dev_config() -> Config {
         default_lease_ttl: None,
         max_lease_ttl: None,
         audit_file_dir: None,
+        audit_devices: vec![],
+        disable_api_audit_creation: false,
         warnings: vec![],
     }
 }
 
+/// The audit rules of a config: where API-created file devices may write, whether they may be
+/// created at all, and the devices the config declares.
+fn audit_broker(config: &Config) -> AuditBroker {
+    let policy = AuditPolicy {
+        file_dir: config.audit_file_dir.clone(),
+        api_creation_disabled: config.disable_api_audit_creation,
+    };
+    let declared = config
+        .audit_devices
+        .iter()
+        .map(|d| DeclaredDevice {
+            kind: d.kind.clone(),
+            path: d.path.clone(),
+            description: d.description.clone(),
+            options: d.options.clone(),
+        })
+        .collect();
+    AuditBroker::new(policy, declared)
+}
+
+/// SIGHUP reopens file audit devices, for log rotation.
+fn reopen_audit_on_sighup(store: Arc<Store>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reopening audit devices");
+            store.reopen_audit_devices();
+        }
+    });
+}
+
 async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
+    reopen_audit_on_sighup(store.clone());
     let handle = Handle::new();
     let mut tasks = Vec::new();
     for listener in &config.listeners {

@@ -7,6 +7,7 @@
 //! silently. This module only reads and validates; it never opens files other than the config
 //! itself, binds sockets or touches storage.
 
+mod audit;
 pub(crate) mod duration;
 mod error;
 mod listener;
@@ -22,6 +23,7 @@ use std::time::Duration;
 
 use hcl::Structure;
 
+pub use audit::AuditDeviceConfig;
 pub use error::ConfigError;
 pub use listener::{ListenerConfig, TlsConfig};
 pub use logging::{LogFormat, LogLevel};
@@ -80,6 +82,11 @@ pub struct Config {
     /// `None` means [`DEFAULT_LEASE_TTL`], as does 0 in the file.
     pub max_lease_ttl: Option<Duration>,
     pub audit_file_dir: Option<PathBuf>,
+    /// `audit "<type>" "<path>" { ... }` blocks.
+    pub audit_devices: Vec<AuditDeviceConfig>,
+    /// `disable_api_audit_creation = true`: `sys/audit` cannot enable devices; only the
+    /// config's exist. Off by default (see docs/audit.md for why).
+    pub disable_api_audit_creation: bool,
     /// One line per OpenBao setting that was accepted but has no effect here.
     pub warnings: Vec<String>,
 }
@@ -121,6 +128,8 @@ struct Reader {
     default_lease_ttl: Option<Duration>,
     max_lease_ttl: Option<Duration>,
     audit_file_dir: Option<PathBuf>,
+    audit_devices: Vec<AuditDeviceConfig>,
+    disable_api_audit_creation: Option<bool>,
     warnings: Vec<String>,
 }
 
@@ -189,6 +198,35 @@ impl Reader {
                     Some(value::path(setting, value::attribute(setting, structure)?)?);
                 Ok(())
             }
+            "audit" => {
+                let device = audit::parse(value::block(setting, structure)?)?;
+                if self.audit_devices.iter().any(|d| d.path == device.path) {
+                    return Err(ConfigError::Duplicate {
+                        setting: format!("audit \"{}\"", device.path),
+                    });
+                }
+                self.audit_devices.push(device);
+                Ok(())
+            }
+            "disable_api_audit_creation" => {
+                let v = value::boolean(setting, value::attribute(setting, structure)?)?;
+                self.disable_api_audit_creation = Some(v);
+                Ok(())
+            }
+            "unsafe_allow_api_audit_creation" => {
+                let allow = value::boolean(setting, value::attribute(setting, structure)?)?;
+                warn(
+                    &mut self.warnings,
+                    format!(
+                        "unsafe_allow_api_audit_creation: OpenBao's setting, read as disable_api_audit_creation = {}; coffer allows API-created devices by default and confines file devices to audit_file_dir",
+                        !allow
+                    ),
+                );
+                if self.disable_api_audit_creation.is_none() {
+                    self.disable_api_audit_creation = Some(!allow);
+                }
+                Ok(())
+            }
             _ => match IGNORED.iter().find(|(ignored, _)| *ignored == setting) {
                 Some((_, note)) => {
                     warn_ignored(&mut self.warnings, setting, *note);
@@ -236,6 +274,8 @@ impl Reader {
             default_lease_ttl: self.default_lease_ttl,
             max_lease_ttl: self.max_lease_ttl,
             audit_file_dir: self.audit_file_dir,
+            audit_devices: self.audit_devices,
+            disable_api_audit_creation: self.disable_api_audit_creation.unwrap_or(false),
             warnings: self.warnings,
         })
     }

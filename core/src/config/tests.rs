@@ -75,6 +75,8 @@ fn full_config_sets_every_setting() {
             default_lease_ttl: Some(Duration::from_secs(5400)),
             max_lease_ttl: Some(Duration::from_secs(768 * 3600)),
             audit_file_dir: Some(PathBuf::from("/var/log/coffer")),
+            audit_devices: vec![],
+            disable_api_audit_creation: false,
             warnings: vec![],
         }
     );
@@ -323,10 +325,10 @@ fn refuses_unknown_listener_type() {
 
 #[test]
 fn refuses_unknown_storage_type_and_lists_supported_ones() {
-    let message = refusal("storage \"dynamodb\" {}\nlistener \"tcp\" { tls_disable = true }");
-    assert!(message.contains("\"dynamodb\""), "{message}");
+    let message = refusal("storage \"consul\" {}\nlistener \"tcp\" { tls_disable = true }");
+    assert!(message.contains("\"consul\""), "{message}");
     assert!(
-        message.contains("embedded") && message.contains("memory"),
+        message.contains("dynamodb") && message.contains("embedded") && message.contains("memory"),
         "{message}"
     );
 }
@@ -552,4 +554,62 @@ fn refuses_variables_it_cannot_evaluate() {
         message.starts_with("invalid value for \"api_addr\""),
         "{message}"
     );
+}
+
+#[test]
+fn audit_blocks_are_read_as_declared_devices() {
+    let config = load(
+        r#"
+        storage "memory" {}
+        listener "tcp" {
+          address = "127.0.0.1:8200"
+          tls_disable = true
+        }
+        audit "file" "main" {
+          file_path = "/var/log/coffer/audit.log"
+          mode = "0640"
+          hmac_accessor = false
+        }
+        audit "socket" {
+          address = "127.0.0.1:9090"
+        }
+        disable_api_audit_creation = true
+        "#,
+    );
+    assert_eq!(config.audit_devices.len(), 2);
+    let file = &config.audit_devices[0];
+    assert_eq!((file.kind.as_str(), file.path.as_str()), ("file", "main"));
+    assert_eq!(file.options["file_path"], "/var/log/coffer/audit.log");
+    assert_eq!(file.options["hmac_accessor"], "false");
+    assert_eq!(config.audit_devices[1].path, "socket");
+    assert!(config.disable_api_audit_creation);
+}
+
+#[test]
+fn openbao_audit_setting_is_translated_with_a_warning() {
+    let config = load(
+        r#"
+        storage "memory" {}
+        listener "tcp" {
+          address = "127.0.0.1:8200"
+          tls_disable = true
+        }
+        unsafe_allow_api_audit_creation = false
+        "#,
+    );
+    assert!(config.disable_api_audit_creation);
+    assert!(config.warnings.iter().any(|w| w.contains("unsafe_allow_api_audit_creation")));
+}
+
+#[test]
+fn bad_audit_blocks_name_the_setting() {
+    let base = "storage \"memory\" {}\nlistener \"tcp\" {\n  address = \"127.0.0.1:8200\"\n  tls_disable = true\n}\n";
+    let err = Config::from_hcl(&format!("{base}audit \"syslog\" \"s\" {{}}\n")).unwrap_err().to_string();
+    assert!(err.contains("audit") && err.contains("syslog"), "{err}");
+    let err = Config::from_hcl(&format!("{base}audit \"file\" \"a\" {{\n  file_path = \"/x\"\n}}\naudit \"file\" \"a\" {{\n  file_path = \"/y\"\n}}\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("audit \"a\""), "{err}");
+    let err = Config::from_hcl(&format!("{base}audit \"file\" \"a\" {{\n  file_path = [1]\n}}\n")).unwrap_err().to_string();
+    assert!(err.contains("audit.file.file_path"), "{err}");
 }

@@ -169,3 +169,17 @@ pub(super) fn duration(setting: &str, expr: &Expression) -> Result<Option<Durati
     let parsed = parsed.map_err(|reason| invalid(setting, reason))?;
     Ok(Some(parsed).filter(|duration| !duration.is_zero()))
 }
+
+/// A plugin-style option (audit device options): strings, numbers and booleans are all kept as
+/// their text, as OpenBao passes such options to the device as a string map.
+pub(super) fn option_text(setting: &str, expr: &Expression) -> Result<String, ConfigError> {
+    match evaluate(setting, expr)? {
+        Value::String(s) => Ok(s),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        other => Err(invalid(
+            setting,
+            format!("expected a string, number or boolean, got {}", describe(&other)),
+        )),
+    }
+}

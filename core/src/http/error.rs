@@ -98,6 +98,21 @@ impl From<SealError> for ApiError {
     }
 }
 
+impl From<crate::audit::AuditError> for ApiError {
+    fn from(e: crate::audit::AuditError) -> Self {
+        use crate::audit::AuditError;
+        match e {
+            AuditError::Invalid(m) | AuditError::Refused(m) => ApiError::BadRequest(m),
+            AuditError::Barrier(b) => b.into(),
+            // Fail closed: the request is not performed, and the client learns only that.
+            AuditError::Write(_) | AuditError::NoDeviceSucceeded => {
+                tracing::error!(error = %e, "audit failure: request refused");
+                ApiError::Internal("internal error".into())
+            }
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let errors: Vec<String> = match &self {

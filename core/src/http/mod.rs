@@ -50,7 +50,7 @@ async fn serve(
     let remote = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
+        .map(|c| c.0.to_string());
     let started = std::time::Instant::now();
     let (result, round_trips) = with_round_trip_counter(async {
         let logical = to_logical(

@@ -1,5 +1,6 @@
 //! The `sys/` backend: init, seal, unseal, status, health, mounts, keys.
 
+mod audit;
 mod capabilities;
 mod keys;
 mod mounts;
@@ -39,6 +40,7 @@ pub(crate) async fn handle(
         "seal" => keys::seal(store, req),
         "rotate" => keys::rotate(store, req).await,
         "key-status" => keys::key_status(store, req),
+        "audit" => audit::list(store, req),
         "mounts" => mounts::list(state, req),
         "remount" => mounts::remount(store, req).await,
         "internal/ui/mounts" => mounts::ui_list(state, req),
@@ -48,6 +50,12 @@ pub(crate) async fn handle(
         "capabilities-self" => capabilities::capabilities_self(store, req, entry).await,
         "capabilities-accessor" => capabilities::capabilities_accessor(store, req).await,
         _ => {
+            if let Some(device) = rest.strip_prefix("audit/") {
+                return audit::device(store, req, device).await;
+            }
+            if let Some(device) = rest.strip_prefix("audit-hash/") {
+                return audit::hash(store, req, device);
+            }
             if let Some(mount) = rest.strip_prefix("mounts/") {
                 return mounts::mount(store, state, req, mount).await;
             }
