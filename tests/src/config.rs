@@ -30,6 +30,11 @@ pub struct ServerOptions {
     pub listener_lines: Vec<String>,
     /// Extra top-level lines.
     pub extra_lines: Vec<String>,
+    /// A `storage` block written verbatim instead of the one `storage` renders (e.g.
+    /// [`crate::moto::Moto::storage_block`]).
+    pub storage_block: Option<String>,
+    /// Extra environment variables of the server process (e.g. [`crate::moto::Moto::client_env`]).
+    pub env: Vec<(String, String)>,
 }
 
 impl ServerOptions {
@@ -58,6 +63,16 @@ impl ServerOptions {
         self.extra_lines.push(line.to_owned());
         self
     }
+
+    pub fn storage_block(mut self, block: String) -> ServerOptions {
+        self.storage_block = Some(block);
+        self
+    }
+
+    pub fn env(mut self, vars: Vec<(String, String)>) -> ServerOptions {
+        self.env.extend(vars);
+        self
+    }
 }
 
 /// Where one server instance lives: its ports, data directory and certificate files.
@@ -75,7 +90,11 @@ pub(crate) fn render(flavor: Flavor, opts: &ServerOptions, at: &Placement<'_>) -
     let data = at.data_dir.display().to_string();
     let raft = flavor == Flavor::OpenBao && opts.storage == Storage::Persistent;
 
+    if let Some(block) = &opts.storage_block {
+        hcl.push_str(block);
+    }
     match (flavor, opts.storage) {
+        _ if opts.storage_block.is_some() => {}
         (Flavor::Coffer, Storage::Memory) => hcl.push_str("storage \"memory\" {}\n"),
         (Flavor::Coffer, Storage::Persistent) => {
             let _ = writeln!(hcl, "storage \"embedded\" {{\n  path = {data:?}\n}}");

@@ -266,6 +266,9 @@ impl Server {
             ]),
         };
         process::hermetic_env(&mut cmd);
+        if let Mode::Config(opts) = &self.mode {
+            cmd.envs(opts.env.iter().map(|(name, value)| (name, value)));
+        }
         cmd.env("HOME", self.dir.path().join("server-home"))
             .env("RUST_BACKTRACE", "1")
             .current_dir(self.dir.path());

@@ -6,10 +6,14 @@
 //! share one physical table.
 
 mod counting;
+#[cfg(feature = "dynamodb")]
+mod dynamodb;
 mod embedded;
 mod memory;
 
 pub use counting::{round_trips_in_scope, with_round_trip_counter, CountingStorage};
+#[cfg(feature = "dynamodb")]
+pub use dynamodb::{DynamoDbOptions, DynamoDbStorage};
 pub use embedded::EmbeddedStorage;
 pub use memory::MemoryStorage;
 
