@@ -118,6 +118,27 @@ fn every_call_is_recorded_twice_with_secrets_and_tokens_hashed() {
         "{}",
         detailed.stdout
     );
+    // A token created while audited appears only hashed, in the response's auth block.
+    let created = server
+        .bao(
+            Some(&root),
+            &["token", "create", "-policy=default", "-format=json"],
+        )
+        .assert_ok()
+        .json();
+    let new_token = created["auth"]["client_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(!std::fs::read_to_string(&log).unwrap().contains(&new_token));
+    let create_entry = entries(&log)
+        .into_iter()
+        .find(|e| e["request"]["path"] == "auth/token/create" && e["type"] == "response")
+        .expect("token create response entry");
+    assert!(create_entry["response"]["auth"]["client_token"]
+        .as_str()
+        .unwrap()
+        .starts_with("hmac-sha256:"));
     server
         .bao(Some(&root), &["audit", "disable", "file"])
         .assert_ok();
@@ -317,10 +338,15 @@ fn sighup_reopens_the_file_and_an_unwritable_one_fails_closed() {
     let rotated: PathBuf = sub.join("audit.log.1");
     std::fs::rename(&log, &rotated).unwrap();
     sighup(&server);
-    wait_until(|| server.http().get("/v1/sys/mounts", Some(&root)).status == 200 && log.exists());
-    assert!(entries(&log)
-        .iter()
-        .any(|e| e["request"]["path"] == "sys/mounts"));
+    wait_until(|| {
+        server
+            .http()
+            .get("/v1/sys/mounts", Some(&root))
+            .assert_status(200);
+        entries(&log)
+            .iter()
+            .any(|e| e["request"]["path"] == "sys/mounts")
+    });
     let rotated_len = entries(&rotated).len();
     // The directory disappears: after SIGHUP the device cannot write, requests fail closed.
     std::fs::remove_dir_all(&sub).unwrap();

@@ -41,6 +41,13 @@ pub struct AuditRequest {
     pub auth: AuditAuth,
 }
 
+/// What the response carried: its data and, for token creation, its `auth` block.
+#[derive(Clone, Default)]
+pub struct AuditResponse {
+    pub data: Option<Value>,
+    pub auth: Option<Value>,
+}
+
 /// How a device formats entries.
 #[derive(Clone, Debug)]
 pub struct FormatOptions {
@@ -232,24 +239,35 @@ pub fn response_entry(
     salt: &AuditSalt,
     opts: &FormatOptions,
     req: &AuditRequest,
-    response_data: Option<&Value>,
+    response: &AuditResponse,
     error: Option<&str>,
     now: DateTime<Utc>,
 ) -> Value {
     let h = Hasher { salt, opts };
-    let mut response = Map::new();
+    let mut section = Map::new();
     if let Some(m) = &req.mount {
-        insert_mount(&mut response, m, "mount_running_plugin_version");
+        insert_mount(&mut section, m, "mount_running_plugin_version");
     }
-    if let Some(Value::Object(d)) = response_data {
-        response.insert("data".into(), h.data(d));
+    if let Some(auth) = &response.auth {
+        // A login or token creation answers with a new token: hashed like the caller's.
+        let mut a = auth.clone();
+        if let Some(t) = auth["client_token"].as_str() {
+            a["client_token"] = h.secret(t);
+        }
+        if let Some(acc) = auth["accessor"].as_str() {
+            a["accessor"] = h.accessor(acc);
+        }
+        section.insert("auth".into(), a);
+    }
+    if let Some(Value::Object(d)) = &response.data {
+        section.insert("data".into(), h.data(d));
     }
     let mut entry = json!({
         "time": time(now),
         "type": "response",
         "auth": h.auth(&req.auth),
         "request": h.request(req),
-        "response": Value::Object(response),
+        "response": Value::Object(section),
     });
     if let Some(e) = error {
         entry["error"] = json!(e);
@@ -324,14 +342,11 @@ mod tests {
             log_raw: true,
             ..Default::default()
         };
-        let e = response_entry(
-            &salt,
-            &raw,
-            &sample(),
-            Some(&json!({"pw": "hunter2"})),
-            None,
-            Utc::now(),
-        );
+        let resp = AuditResponse {
+            data: Some(json!({"pw": "hunter2"})),
+            auth: None,
+        };
+        let e = response_entry(&salt, &raw, &sample(), &resp, None, Utc::now());
         assert_eq!(e["response"]["data"]["pw"], json!("hunter2"));
         let plain_accessor = FormatOptions {
             hmac_accessor: false,

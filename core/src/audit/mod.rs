@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 
 use crate::barrier::{Barrier, BarrierError, PlainOp};
 use crate::storage::{Condition, StorageError};
-pub use entry::{AuditAuth, AuditMount, AuditRequest, FormatOptions};
+pub use entry::{AuditAuth, AuditMount, AuditRequest, AuditResponse, FormatOptions};
 use hash::AuditSalt;
 use sink::{FileSink, Sink, SocketKind, SocketSink};
 pub use trail::AuditTrail;
@@ -480,11 +480,11 @@ impl AuditBroker {
     pub fn log_response(
         &self,
         req: &AuditRequest,
-        data: Option<&Value>,
+        resp: &AuditResponse,
         error: Option<&str>,
     ) -> Result<(), AuditError> {
         let now = Utc::now();
-        self.record(|d| entry::response_entry(&d.salt, &d.opts, req, data, error, now))
+        self.record(|d| entry::response_entry(&d.salt, &d.opts, req, resp, error, now))
     }
 
     /// Reopens every file device (SIGHUP, after log rotation).

@@ -69,10 +69,17 @@ async fn file_device_writes_hashed_json_lines_with_mode_0600() {
     .await
     .unwrap();
     b.log_request(&sample(), None).unwrap();
-    b.log_response(&sample(), Some(&serde_json::json!({"pw": "hunter2"})), None)
-        .unwrap();
+    let resp = AuditResponse {
+        data: Some(serde_json::json!({"pw": "hunter2"})),
+        auth: Some(serde_json::json!({"client_token": "s.new-token", "accessor": "acc2"})),
+    };
+    b.log_response(&sample(), &resp, None).unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
-    assert!(!text.contains("s.secret-token") && !text.contains("hunter2"));
+    assert!(
+        !text.contains("s.secret-token")
+            && !text.contains("hunter2")
+            && !text.contains("s.new-token")
+    );
     let lines: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())

@@ -8,9 +8,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use serde_json::Value;
-
-use super::{AuditAuth, AuditBroker, AuditMount, AuditRequest};
+use super::{AuditAuth, AuditBroker, AuditMount, AuditRequest, AuditResponse};
 use crate::auth::token::TokenEntry;
 use crate::http::error::ApiError;
 use crate::logical::{Request, Response};
@@ -96,15 +94,23 @@ impl<'a> AuditTrail<'a> {
             }
             self.broker.log_request(&r, error.as_deref())?;
         }
-        let data: Option<Value> = match result {
-            Ok(resp) => resp
-                .data
-                .clone()
-                .or_else(|| resp.raw.as_ref().map(|(_, body)| body.clone())),
-            Err(e) => Some(serde_json::json!({ "error": e.to_string() })),
+        let response = match result {
+            Ok(resp) => AuditResponse {
+                data: resp
+                    .data
+                    .clone()
+                    .or_else(|| resp.raw.as_ref().map(|(_, body)| body.clone())),
+                auth: resp
+                    .auth
+                    .as_ref()
+                    .and_then(|a| serde_json::to_value(a).ok()),
+            },
+            Err(e) => AuditResponse {
+                data: Some(serde_json::json!({ "error": e.to_string() })),
+                auth: None,
+            },
         };
-        self.broker
-            .log_response(&r, data.as_ref(), error.as_deref())?;
+        self.broker.log_response(&r, &response, error.as_deref())?;
         Ok(())
     }
 }
