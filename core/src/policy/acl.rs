@@ -153,25 +153,21 @@ impl Acl {
         Decision { allowed, sudo }
     }
 
-    /// The one rule that governs `path`. `list` applies OpenBao's LIST fallbacks: a pattern
-    /// written without the trailing slash also governs the folder.
+    /// The one rule that governs `path`. `list` applies OpenBao 2.7's LIST fallbacks for a
+    /// folder path: the exact rule without the slash, then (only if no glob or `+` rule
+    /// matches the folder itself) the non-exact rules without the slash. The generated
+    /// differential test against a live OpenBao pins this order.
     fn rule_for(&self, path: &str, list: bool) -> Option<&Permissions> {
         let path = path.trim_start_matches('/');
         if let Some(p) = self.exact.get(path) {
             return Some(p);
         }
-        if list {
-            let bare = path.strip_suffix('/').unwrap_or(path);
-            if let Some(p) = self.exact.get(bare) {
-                return Some(p);
-            }
-            if bare.len() != path.len() {
-                if let Some(p) = self.non_exact(bare) {
-                    return Some(p);
-                }
-            }
+        let bare = path.strip_suffix('/').filter(|_| list);
+        if let Some(p) = bare.and_then(|b| self.exact.get(b)) {
+            return Some(p);
         }
         self.non_exact(path)
+            .or_else(|| bare.and_then(|b| self.non_exact(b)))
     }
 
     fn longest_prefix(&self, path: &str) -> Option<(&str, &Permissions)> {
