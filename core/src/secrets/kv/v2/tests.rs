@@ -749,3 +749,48 @@ async fn a_mount_change_in_one_process_is_seen_by_another_on_its_next_request() 
     let steady = call(&b, "GET", "secret/data/none", None).await;
     assert_eq!(steady.trips, 1, "a current cache costs nothing extra");
 }
+
+#[tokio::test]
+async fn a_policy_token_reads_kv_v2_in_one_round_trip_once_its_policy_is_cached() {
+    let r = dev_router().await;
+    let policy = r#"path "secret/data/*" { capabilities = ["create", "read", "update"] }"#;
+    let p = call(
+        &r,
+        "PUT",
+        "sys/policies/acl/reader",
+        Some(json!({"policy": policy})),
+    )
+    .await;
+    assert_eq!(p.status, 204, "{}", p.body);
+    let t = call(
+        &r,
+        "POST",
+        "auth/token/create",
+        Some(json!({"policies": ["reader"]})),
+    )
+    .await;
+    let token = t.body["auth"]["client_token"].as_str().unwrap().to_string();
+    call(
+        &r,
+        "PUT",
+        "secret/data/app",
+        Some(json!({"data": {"pw": "1"}})),
+    )
+    .await;
+    // The first use loads the policy into the process cache.
+    call_as(&r, &token, "GET", "secret/data/app", None).await;
+    let read = call_as(&r, &token, "GET", "secret/data/app", None).await;
+    assert_eq!((read.status, read.trips), (200, 1), "{}", read.body);
+    let write = call_as(
+        &r,
+        &token,
+        "PUT",
+        "secret/data/app",
+        Some(json!({"data": {"pw": "2"}})),
+    )
+    .await;
+    assert_eq!((write.status, write.trips), (200, 2), "{}", write.body);
+    let denied = call_as(&r, &token, "GET", "secret/metadata/app", None).await;
+    assert_eq!(denied.status, 403);
+    assert!(denied.body.get("data").is_none(), "{}", denied.body);
+}
