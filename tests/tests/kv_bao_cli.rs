@@ -258,6 +258,28 @@ fn bao_kv_covers_the_whole_v2_lifecycle(flavor: Flavor) {
     assert_eq!(meta["data"]["cas_required"], true, "{meta}");
     assert_eq!(meta["data"]["delete_version_after"], "1h0m0s", "{meta}");
     assert_eq!(meta["data"]["custom_metadata"]["owner"], "ops", "{meta}");
+    server
+        .bao(
+            ROOT,
+            &[
+                "kv",
+                "metadata",
+                "patch",
+                "-custom-metadata=extra=1",
+                "secret/app",
+            ],
+        )
+        .assert_ok();
+    let meta = ok_json(
+        &server,
+        &["kv", "metadata", "get", "-format=json", "secret/app"],
+    );
+    assert_eq!(meta["data"]["custom_metadata"]["owner"], "ops", "{meta}");
+    assert_eq!(meta["data"]["custom_metadata"]["extra"], "1", "{meta}");
+    assert_eq!(
+        meta["data"]["max_versions"], 2,
+        "patch keeps the rest: {meta}"
+    );
     let no_cas = server.bao(ROOT, &["kv", "put", "secret/app", "a=b"]);
     no_cas.assert_failed();
     assert!(

@@ -16,6 +16,7 @@ fn sequence() -> Vec<(&'static str, &'static str, Option<Value>)> {
         ),
         ("POST", "/v1/sys/mounts/diff", Some(json!({"type": "kv"}))),
         ("POST", "/v1/sys/mounts/diffv1", Some(json!({"type": "kv"}))),
+        ("GET", "/v1/sys/mounts", None),
         ("GET", "/v1/sys/mounts/diff", None),
         ("GET", "/v1/sys/mounts/diff/tune", None),
         (
