@@ -165,7 +165,14 @@ impl Record {
                 break;
             };
             self.versions.remove(&oldest);
-            ops.push(PlainOp::delete(version_path(key, oldest)));
+            let path = version_path(key, oldest);
+            // A batch touches each key once (DynamoDB transactions refuse otherwise): data
+            // moved out above and pruned here is simply never written.
+            let before = ops.len();
+            ops.retain(|op| !matches!(op, PlainOp::Put { path: p, .. } if *p == path));
+            if ops.len() == before {
+                ops.push(PlainOp::delete(path));
+            }
             // As OpenBao: 0 until the first pruning, then the oldest version kept.
             self.oldest_version = oldest + 1;
         }
@@ -269,25 +276,42 @@ pub(super) async fn load_config(view: &View<'_>) -> Result<KvConfig, ApiError> {
     }
 }
 
+/// The most writes one atomic batch may carry (DynamoDB's TransactWriteItems limit).
+const MAX_BATCH: usize = 100;
+
 /// Writes the record (conditionally) with `extra` ops in one atomic batch. `Ok(false)` when
 /// another writer changed the record first: the caller reloads and retries.
+///
+/// Deletes of version data that do not fit the batch (pruning after `max_versions` was
+/// lowered a lot) follow in further batches once the record is written: the record no longer
+/// lists those versions, so their data is already unreachable.
 pub(super) async fn save(
     view: &View<'_>,
     key: &str,
     record: &Record,
     condition: Condition,
-    mut extra: Vec<PlainOp>,
+    extra: Vec<PlainOp>,
 ) -> Result<bool, ApiError> {
-    extra.push(PlainOp::Put {
+    let (mut batch, mut later): (Vec<PlainOp>, Vec<PlainOp>) = extra
+        .into_iter()
+        .partition(|op| matches!(op, PlainOp::Put { .. }));
+    let room = MAX_BATCH.saturating_sub(batch.len() + 1).min(later.len());
+    batch.extend(later.drain(..room));
+    batch.push(PlainOp::Put {
         path: record_path(key),
         value: encode(record),
         condition: Some(condition),
     });
-    match view.write(extra).await {
-        Ok(()) => Ok(true),
-        Err(BarrierError::Storage(StorageError::ConditionFailed { .. })) => Ok(false),
-        Err(e) => Err(e.into()),
+    match view.write(batch).await {
+        Ok(()) => {}
+        Err(BarrierError::Storage(StorageError::ConditionFailed { .. })) => return Ok(false),
+        Err(e) => return Err(e.into()),
     }
+    while !later.is_empty() {
+        let rest = later.split_off(later.len().min(MAX_BATCH));
+        view.write(std::mem::replace(&mut later, rest)).await?;
+    }
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -329,5 +353,19 @@ mod tests {
         assert_eq!(r.oldest_version, 2);
         // version 2's data moved out, version 1's data deleted
         assert_eq!(ops.len(), 2);
+    }
+
+    #[test]
+    fn with_max_versions_1_the_previous_data_is_neither_moved_nor_deleted() {
+        let config = KvConfig {
+            max_versions: 1,
+            ..KvConfig::default()
+        };
+        let mut r = Record::new(Utc::now());
+        r.push_version("k", Map::new(), &config, Utc::now());
+        let (ops, n) = r.push_version("k", Map::new(), &config, Utc::now());
+        assert_eq!(n, 2);
+        assert!(ops.is_empty(), "no write may touch versions/k/1 twice");
+        assert_eq!(r.versions.keys().copied().collect::<Vec<_>>(), vec![2]);
     }
 }

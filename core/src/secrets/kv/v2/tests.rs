@@ -794,3 +794,52 @@ async fn a_policy_token_reads_kv_v2_in_one_round_trip_once_its_policy_is_cached(
     assert_eq!(denied.status, 403);
     assert!(denied.body.get("data").is_none(), "{}", denied.body);
 }
+
+#[tokio::test]
+async fn lowering_max_versions_far_prunes_in_batches_of_at_most_100_writes() {
+    let r = dev_router().await;
+    call(
+        &r,
+        "POST",
+        "secret/metadata/many",
+        Some(json!({"max_versions": 150})),
+    )
+    .await;
+    for v in 0..150 {
+        call(
+            &r,
+            "POST",
+            "secret/data/many",
+            Some(json!({"data": {"v": v}})),
+        )
+        .await;
+    }
+    call(
+        &r,
+        "POST",
+        "secret/metadata/many",
+        Some(json!({"max_versions": 1})),
+    )
+    .await;
+    let w = call(
+        &r,
+        "POST",
+        "secret/data/many",
+        Some(json!({"data": {"v": "last"}})),
+    )
+    .await;
+    assert_eq!(w.status, 200);
+    assert_eq!(
+        w.trips, 3,
+        "prefetch, the atomic batch, one batch of leftover deletes"
+    );
+    let meta = call(&r, "GET", "secret/metadata/many", None).await.body;
+    assert_eq!(meta["data"]["versions"].as_object().unwrap().len(), 1);
+    assert_eq!(meta["data"]["oldest_version"], 151);
+    assert_eq!(
+        call(&r, "GET", "secret/data/many?version=150", None)
+            .await
+            .status,
+        404
+    );
+}
