@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::{binaries, ports, process, ServerOptions};
+use crate::{binaries, ports, process, Flavor, ServerOptions, Storage};
 
 /// How long moto may take to answer after it was started (it starts in about a second).
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -26,6 +26,28 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 pub const ACCESS_KEY_ID: &str = "coffertest";
 pub const SECRET_ACCESS_KEY: &str = "coffertest";
 pub const REGION: &str = "us-east-1";
+
+/// With `COFFER_TEST_STORAGE=dynamodb`, a coffer server asked for persistent storage gets a
+/// table on an emulator of its own instead of the embedded file, so the whole black-box suite
+/// runs on `storage "dynamodb"`: `COFFER_TEST_STORAGE=dynamodb scripts/test -p coffer-blackbox`.
+/// The emulator lives as long as the `Server` (restarts keep the table).
+pub(crate) fn persistent_on_dynamodb(
+    flavor: Flavor,
+    mut opts: ServerOptions,
+) -> (ServerOptions, Option<Moto>) {
+    let wanted = std::env::var("COFFER_TEST_STORAGE").is_ok_and(|s| s == "dynamodb");
+    if !wanted
+        || flavor != Flavor::Coffer
+        || opts.storage != Storage::Persistent
+        || opts.storage_block.is_some()
+    {
+        return (opts, None);
+    }
+    let moto = Moto::start();
+    opts.storage_block = Some(moto.storage_block("coffer"));
+    opts.env.extend(moto.client_env());
+    (opts, Some(moto))
+}
 
 /// A running moto server owned by the test. See the module docs.
 pub struct Moto {

@@ -15,6 +15,7 @@ use tempfile::TempDir;
 
 use crate::config::{self, Placement, ServerOptions, Storage};
 use crate::http::Http;
+use crate::moto::Moto;
 use crate::tls::{self, TlsFiles};
 use crate::{binaries, ports, process, Flavor};
 
@@ -55,6 +56,9 @@ pub struct Server {
     child: Option<Child>,
     http: Http,
     dir: TempDir,
+    /// With `COFFER_TEST_STORAGE=dynamodb`, the emulator behind this server's persistent storage
+    /// (see [`crate::moto::persistent_on_dynamodb`]); a field, so it outlives the process.
+    moto: Option<Moto>,
 }
 
 impl Server {
@@ -72,7 +76,9 @@ impl Server {
     pub fn with_config(flavor: Flavor, opts: ServerOptions) -> Server {
         let dir = new_temp_dir();
         let tls = opts.tls.then(|| tls::generate(&dir.path().join("tls")));
+        let (opts, moto) = crate::moto::persistent_on_dynamodb(flavor, opts);
         let mut server = Server::unstarted(flavor, Mode::Config(opts), tls, dir);
+        server.moto = moto;
         server.start_on_fresh_ports();
         server
     }
@@ -91,6 +97,7 @@ impl Server {
             tls,
             child: None,
             dir,
+            moto: None,
         }
     }
 
