@@ -25,6 +25,21 @@ fn audited_server(flavor: Flavor, dir: &Path, extra: &[&str]) -> (Server, String
     (server, keys.root_token)
 }
 
+/// `bao audit enable file file_path=<log>` at the default path `file/`.
+fn enable_file_device(server: &Server, root: &str, log: &Path) {
+    server
+        .bao(
+            Some(root),
+            &[
+                "audit",
+                "enable",
+                "file",
+                &format!("file_path={}", log.display()),
+            ],
+        )
+        .assert_ok();
+}
+
 fn entries(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
@@ -60,17 +75,7 @@ fn every_call_is_recorded_twice_with_secrets_and_tokens_hashed() {
     let dir = audit_dir();
     let log = dir.path().join("audit.log");
     let (server, root) = audited_server(Flavor::Coffer, dir.path(), &[]);
-    server
-        .bao(
-            Some(&root),
-            &[
-                "audit",
-                "enable",
-                "file",
-                &format!("file_path={}", log.display()),
-            ],
-        )
-        .assert_ok();
+    enable_file_device(&server, &root, &log);
     lifecycle(&server, &root);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(
@@ -172,17 +177,7 @@ fn audit_entries_have_the_same_keys_as_openbaos() {
         let dir = &dirs[usize::from(flavor == Flavor::Coffer)];
         let log = dir.path().join("audit.log");
         let (server, root) = audited_server(flavor, dir.path(), &[]);
-        server
-            .bao(
-                Some(&root),
-                &[
-                    "audit",
-                    "enable",
-                    "file",
-                    &format!("file_path={}", log.display()),
-                ],
-            )
-            .assert_ok();
+        enable_file_device(&server, &root, &log);
         lifecycle(&server, &root);
         server
             .http()
@@ -319,17 +314,7 @@ fn sighup_reopens_the_file_and_an_unwritable_one_fails_closed() {
     std::fs::create_dir(&sub).unwrap();
     let log = sub.join("audit.log");
     let (server, root) = audited_server(Flavor::Coffer, dir.path(), &[]);
-    server
-        .bao(
-            Some(&root),
-            &[
-                "audit",
-                "enable",
-                "file",
-                &format!("file_path={}", log.display()),
-            ],
-        )
-        .assert_ok();
+    enable_file_device(&server, &root, &log);
     server
         .http()
         .get("/v1/sys/mounts", Some(&root))

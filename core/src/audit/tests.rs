@@ -46,6 +46,20 @@ fn broker(dir: &std::path::Path) -> AuditBroker {
     )
 }
 
+/// Enables a file device named `name` writing to `path`.
+async fn enable_file(b: &AuditBroker, barrier: &Barrier, name: &str, path: &std::path::Path) {
+    b.enable(
+        barrier,
+        name,
+        "file",
+        "",
+        opts(&[("file_path", path.to_str().unwrap())]),
+        false,
+    )
+    .await
+    .unwrap();
+}
+
 #[tokio::test]
 async fn no_device_means_nothing_is_required() {
     let b = broker(std::path::Path::new("/tmp"));
@@ -58,16 +72,7 @@ async fn file_device_writes_hashed_json_lines_with_mode_0600() {
     let barrier = barrier().await;
     let b = broker(dir.path());
     let path = dir.path().join("audit.log");
-    b.enable(
-        &barrier,
-        "file",
-        "file",
-        "",
-        opts(&[("file_path", path.to_str().unwrap())]),
-        false,
-    )
-    .await
-    .unwrap();
+    enable_file(&b, &barrier, "file", &path).await;
     b.log_request(&sample(), None).unwrap();
     let resp = AuditResponse {
         data: Some(serde_json::json!({"pw": "hunter2"})),
@@ -262,16 +267,7 @@ async fn fails_closed_when_no_device_can_write_and_one_success_is_enough() {
         Err(AuditError::NoDeviceSucceeded)
     ));
     let path = dir.path().join("ok.log");
-    b.enable(
-        &barrier,
-        "file",
-        "file",
-        "",
-        opts(&[("file_path", path.to_str().unwrap())]),
-        false,
-    )
-    .await
-    .unwrap();
+    enable_file(&b, &barrier, "file", &path).await;
     assert!(b.log_request(&sample(), None).is_ok());
 }
 
@@ -310,16 +306,7 @@ async fn table_survives_reload_and_a_lost_file_fails_closed() {
     std::fs::create_dir(&sub).unwrap();
     let b = broker(dir.path());
     let path = sub.join("a.log");
-    b.enable(
-        &barrier,
-        "file",
-        "file",
-        "",
-        opts(&[("file_path", path.to_str().unwrap())]),
-        false,
-    )
-    .await
-    .unwrap();
+    enable_file(&b, &barrier, "file", &path).await;
     let salt_hash = b.hash("file", "v").unwrap();
     // Another process (or a restart) loads the same table and salt.
     std::fs::remove_dir_all(&sub).unwrap();
@@ -341,16 +328,7 @@ async fn reopen_follows_log_rotation() {
     let barrier = barrier().await;
     let b = broker(dir.path());
     let path = dir.path().join("a.log");
-    b.enable(
-        &barrier,
-        "file",
-        "file",
-        "",
-        opts(&[("file_path", path.to_str().unwrap())]),
-        false,
-    )
-    .await
-    .unwrap();
+    enable_file(&b, &barrier, "file", &path).await;
     b.log_request(&sample(), None).unwrap();
     std::fs::rename(&path, dir.path().join("a.log.1")).unwrap();
     b.reopen();
