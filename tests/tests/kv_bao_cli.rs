@@ -346,7 +346,48 @@ fn bao_kv_on_an_unknown_mount_fails_cleanly(flavor: Flavor) {
     );
 }
 
+fn bao_kv_with_a_policy_token_reads_what_the_policy_allows(flavor: Flavor) {
+    let server = Server::dev(flavor);
+    server
+        .bao(ROOT, &["kv", "put", "secret/app", "pw=1"])
+        .assert_ok();
+    let policy_file = server.data_dir().join("reader.hcl");
+    std::fs::write(
+        &policy_file,
+        "path \"secret/data/app\" { capabilities = [\"read\"] }\n",
+    )
+    .expect("write policy file");
+    server
+        .bao(
+            ROOT,
+            &[
+                "policy",
+                "write",
+                "reader",
+                policy_file.to_str().expect("utf-8 path"),
+            ],
+        )
+        .assert_ok();
+    let created = ok_json(
+        &server,
+        &["token", "create", "-policy=reader", "-format=json"],
+    );
+    let token = created["auth"]["client_token"]
+        .as_str()
+        .expect("client_token")
+        .to_owned();
+    let read = server.bao(Some(&token), &["kv", "get", "-format=json", "secret/app"]);
+    read.assert_ok();
+    assert_eq!(read.json()["data"]["data"]["pw"], "1", "{read}");
+    let write = server.bao(Some(&token), &["kv", "put", "secret/app", "pw=2"]);
+    write.assert_code(2);
+    assert!(write.stderr.contains("permission denied"), "{write}");
+    let other = server.bao(Some(&token), &["kv", "get", "secret/other"]);
+    other.assert_code(2);
+}
+
 both_flavors!(
+    bao_kv_with_a_policy_token_reads_what_the_policy_allows,
     secrets_engines_are_enabled_listed_tuned_moved_and_disabled,
     bao_kv_covers_the_whole_v2_lifecycle,
     bao_kv_works_on_a_version_1_mount,

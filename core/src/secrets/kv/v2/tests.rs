@@ -843,3 +843,36 @@ async fn lowering_max_versions_far_prunes_in_batches_of_at_most_100_writes() {
         404
     );
 }
+
+#[tokio::test]
+async fn a_policy_token_can_ask_which_kv_version_a_mount_it_may_use_runs() {
+    let r = dev_router().await;
+    let policy = r#"path "secret/data/*" { capabilities = ["read"] }"#;
+    call(
+        &r,
+        "PUT",
+        "sys/policies/acl/reader",
+        Some(json!({"policy": policy})),
+    )
+    .await;
+    let t = call(
+        &r,
+        "POST",
+        "auth/token/create",
+        Some(json!({"policies": ["reader"]})),
+    )
+    .await;
+    let token = t.body["auth"]["client_token"].as_str().unwrap().to_string();
+    let ui = call_as(&r, &token, "GET", "sys/internal/ui/mounts/secret/app", None).await;
+    assert_eq!(ui.status, 200, "{}", ui.body);
+    assert_eq!(ui.body["data"]["options"]["version"], "2");
+    call(
+        &r,
+        "POST",
+        "sys/mounts/other",
+        Some(json!({"type": "kv-v2"})),
+    )
+    .await;
+    let other = call_as(&r, &token, "GET", "sys/internal/ui/mounts/other", None).await;
+    assert_eq!(other.status, 403, "{}", other.body);
+}
