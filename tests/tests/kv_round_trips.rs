@@ -1,6 +1,7 @@
-//! The headline figure on the real binary with embedded (redb) storage: at steady state an
-//! authenticated KV v2 read costs one storage round trip, token lookup included, and a write
-//! two, as reported by `X-Coffer-Storage-Round-Trips`.
+//! The headline figure on the real binary with persistent storage (embedded redb; DynamoDB on
+//! moto with `COFFER_TEST_STORAGE=dynamodb`): at steady state an authenticated KV v2 read
+//! costs one storage round trip, token lookup included, and a write two, as reported by
+//! `X-Coffer-Storage-Round-Trips`.
 
 use coffer_blackbox::{Flavor, Server, ServerOptions};
 use serde_json::json;
@@ -8,7 +9,7 @@ use serde_json::json;
 const HEADER: &str = "x-coffer-storage-round-trips";
 
 #[test]
-fn kv_v2_read_costs_one_round_trip_and_a_write_two_on_embedded_storage() {
+fn kv_v2_read_costs_one_round_trip_and_a_write_two_on_persistent_storage() {
     let server = Server::with_config(Flavor::Coffer, ServerOptions::persistent());
     let keys = server.init_unsealed();
     let root = keys.root_token.as_str();
