@@ -171,7 +171,10 @@ impl Store {
     /// with a table read at an older storage version than the cached one.
     pub(crate) fn set_mounts(&self, mounts: MountTable) {
         let mut guard = self.unsealed.write().unwrap_or_else(|p| p.into_inner());
-        if let Some(state) = guard.as_ref().filter(|s| s.mounts.version <= mounts.version) {
+        if let Some(state) = guard
+            .as_ref()
+            .filter(|s| s.mounts.version <= mounts.version)
+        {
             *guard = Some(Arc::new(Unsealed {
                 salt: state.salt.clone(),
                 mounts,
@@ -235,8 +238,9 @@ impl Store {
             return Err(ApiError::NoRoute(req.path.clone()));
         };
         let rel = path.strip_prefix(mount.path.as_str()).unwrap_or("");
-        let view = View::new(&self.barrier, mount.storage_prefix())
-            .with_prefetched(fetched.view_values(&mount.uuid));
+        let prefix = secrets::view_prefix(engine, mount, &state.salt.hash(token));
+        let view =
+            View::new(&self.barrier, prefix).with_prefetched(fetched.view_values(&mount.uuid));
         secrets::handle(engine, &view, &req, rel).await
     }
 }

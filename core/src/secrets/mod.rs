@@ -26,15 +26,30 @@ use crate::mounts::MountEntry;
 pub enum Engine {
     KvV1,
     KvV2,
+    /// Per-token private storage: KV v1 semantics in a view of the token's own.
+    Cubbyhole,
 }
 
 impl Engine {
     pub fn of(mount: &MountEntry) -> Option<Engine> {
+        if mount.kind == "cubbyhole" {
+            return Some(Engine::Cubbyhole);
+        }
         match mount.kv_version() {
             Some(1) => Some(Engine::KvV1),
             Some(2) => Some(Engine::KvV2),
             _ => None,
         }
+    }
+}
+
+/// The barrier prefix of the view `engine` serves a request in: the mount's own, and for the
+/// cubbyhole a folder of it per token (named by the token's salted hash, never the token), so
+/// one token can never reach another's cubbyhole.
+pub fn view_prefix(engine: Engine, mount: &MountEntry, token_hash: &str) -> String {
+    match engine {
+        Engine::Cubbyhole => format!("{}{token_hash}/", mount.storage_prefix()),
+        Engine::KvV1 | Engine::KvV2 => mount.storage_prefix(),
     }
 }
 
@@ -44,6 +59,8 @@ pub fn prefetch_paths(engine: Engine, req: &Request, rel: &str) -> Vec<String> {
     match engine {
         Engine::KvV1 => kv::v1::prefetch_paths(req, rel),
         Engine::KvV2 => kv::v2::prefetch_paths(req, rel),
+        // Its view depends on the token, which is not validated yet at prefetch time.
+        Engine::Cubbyhole => Vec::new(),
     }
 }
 
@@ -55,8 +72,9 @@ pub async fn handle(
     rel: &str,
 ) -> Result<Response, ApiError> {
     match engine {
-        Engine::KvV1 => kv::v1::handle(view, req, rel).await,
+        Engine::KvV1 => kv::v1::handle(view, req, rel, kv::v1::Leases::Reported).await,
         Engine::KvV2 => kv::v2::handle(view, req, rel).await,
+        Engine::Cubbyhole => kv::v1::handle(view, req, rel, kv::v1::Leases::None).await,
     }
 }
 

@@ -1,5 +1,6 @@
 //! KV version 1: one JSON object per path, no versions. The mount-relative path is the view
-//! key itself, so LIST of a folder is one storage list.
+//! key itself, so LIST of a folder is one storage list. The cubbyhole is the same engine in a
+//! per-token view, without leases.
 
 use serde_json::{json, Map, Value};
 
@@ -13,6 +14,13 @@ use crate::secrets::View;
 /// secret carries its own `ttl` (or legacy `lease`).
 const DEFAULT_LEASE_SECONDS: u64 = 768 * 3600;
 
+/// Whether reads report a lease (`kv`) or not (`cubbyhole`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leases {
+    Reported,
+    None,
+}
+
 pub fn prefetch_paths(req: &Request, rel: &str) -> Vec<String> {
     match req.operation {
         Operation::Read if !rel.is_empty() && !rel.ends_with('/') => vec![rel.to_string()],
@@ -20,14 +28,19 @@ pub fn prefetch_paths(req: &Request, rel: &str) -> Vec<String> {
     }
 }
 
-pub async fn handle(view: &View<'_>, req: &Request, rel: &str) -> Result<Response, ApiError> {
+pub async fn handle(
+    view: &View<'_>,
+    req: &Request,
+    rel: &str,
+    leases: Leases,
+) -> Result<Response, ApiError> {
     match req.operation {
         Operation::List => list(view, rel).await,
         _ if rel.is_empty() || rel.ends_with('/') => match req.operation {
             Operation::Read => Err(ApiError::NotFound),
             _ => Err(ApiError::UnsupportedOperation),
         },
-        Operation::Read => read(view, rel).await,
+        Operation::Read => read(view, rel, leases).await,
         Operation::Update => write(view, req, rel).await,
         Operation::Delete => {
             view.write(vec![PlainOp::delete(rel)]).await?;
@@ -46,14 +59,16 @@ fn lease_seconds(data: &Map<String, Value>) -> u64 {
         .unwrap_or(DEFAULT_LEASE_SECONDS)
 }
 
-async fn read(view: &View<'_>, rel: &str) -> Result<Response, ApiError> {
+async fn read(view: &View<'_>, rel: &str, leases: Leases) -> Result<Response, ApiError> {
     let Some(plain) = view.get(rel).await? else {
         return Err(ApiError::NotFound);
     };
     let data: Map<String, Value> = serde_json::from_slice(&plain.value)
         .map_err(|_| ApiError::Internal(format!("corrupt KV value at {rel:?}")))?;
     let mut resp = Response::data(Value::Object(data.clone()));
-    resp.lease_duration = lease_seconds(&data);
+    if leases == Leases::Reported {
+        resp.lease_duration = lease_seconds(&data);
+    }
     Ok(resp)
 }
 

@@ -876,3 +876,55 @@ async fn a_policy_token_can_ask_which_kv_version_a_mount_it_may_use_runs() {
     let other = call_as(&r, &token, "GET", "sys/internal/ui/mounts/other", None).await;
     assert_eq!(other.status, 403, "{}", other.body);
 }
+
+#[tokio::test]
+async fn each_token_has_its_own_cubbyhole() {
+    let r = dev_router().await;
+    let t = call(
+        &r,
+        "POST",
+        "auth/token/create",
+        Some(json!({"policies": ["default"]})),
+    )
+    .await;
+    let other = t.body["auth"]["client_token"].as_str().unwrap().to_string();
+    assert_eq!(
+        call(&r, "POST", "cubbyhole/note", Some(json!({"x": "root's"})))
+            .await
+            .status,
+        204
+    );
+    let mine = call(&r, "GET", "cubbyhole/note", None).await;
+    assert_eq!(mine.body["data"], json!({"x": "root's"}));
+    assert_eq!(mine.body["lease_duration"], 0);
+    assert_eq!(
+        call_as(&r, &other, "GET", "cubbyhole/note", None)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        call_as(&r, &other, "LIST", "cubbyhole/", None).await.status,
+        404
+    );
+    call_as(
+        &r,
+        &other,
+        "POST",
+        "cubbyhole/note",
+        Some(json!({"x": "other's"})),
+    )
+    .await;
+    let theirs = call_as(&r, &other, "GET", "cubbyhole/note", None).await;
+    assert_eq!(theirs.body["data"], json!({"x": "other's"}));
+    assert_eq!(
+        call(&r, "GET", "cubbyhole/note", None).await.body["data"]["x"],
+        "root's"
+    );
+    assert_eq!(
+        call(&r, "LIST", "cubbyhole/", None).await.body["data"]["keys"],
+        json!(["note"])
+    );
+    assert_eq!(call(&r, "DELETE", "cubbyhole/note", None).await.status, 204);
+    assert_eq!(call(&r, "GET", "cubbyhole/note", None).await.status, 404);
+}
