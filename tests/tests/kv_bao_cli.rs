@@ -386,7 +386,31 @@ fn bao_kv_with_a_policy_token_reads_what_the_policy_allows(flavor: Flavor) {
     other.assert_code(2);
 }
 
+fn the_cubbyhole_is_private_to_each_token(flavor: Flavor) {
+    let server = Server::dev(flavor);
+    server
+        .bao(ROOT, &["write", "cubbyhole/note", "x=root"])
+        .assert_ok();
+    let created = ok_json(&server, &["token", "create", "-format=json"]);
+    let other = created["auth"]["client_token"]
+        .as_str()
+        .expect("client_token")
+        .to_owned();
+    server
+        .bao(Some(&other), &["read", "cubbyhole/note"])
+        .assert_code(2);
+    server
+        .bao(Some(&other), &["write", "cubbyhole/note", "x=other"])
+        .assert_ok();
+    let mine = ok_json(&server, &["read", "-format=json", "cubbyhole/note"]);
+    assert_eq!(mine["data"]["x"], "root", "{mine}");
+    let theirs = server.bao(Some(&other), &["read", "-format=json", "cubbyhole/note"]);
+    theirs.assert_ok();
+    assert_eq!(theirs.json()["data"]["x"], "other", "{theirs}");
+}
+
 both_flavors!(
+    the_cubbyhole_is_private_to_each_token,
     bao_kv_with_a_policy_token_reads_what_the_policy_allows,
     secrets_engines_are_enabled_listed_tuned_moved_and_disabled,
     bao_kv_covers_the_whole_v2_lifecycle,
