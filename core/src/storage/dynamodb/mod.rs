@@ -45,6 +45,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// DynamoDB's limits on one BatchGetItem and one TransactWriteItems.
 const BATCH_GET_LIMIT: usize = 100;
 const TRANSACTION_LIMIT: usize = 100;
+/// Folders remembered as written before the set is dropped and relearned: forgetting is always
+/// safe (the next write below a forgotten folder rewrites its idempotent folder item), so this
+/// only bounds memory in a process that writes below very many folders (KV v2 keeps one per key).
+const KNOWN_FOLDERS_LIMIT: usize = 100_000;
 /// How long start-up waits for a table it created to become ACTIVE.
 const TABLE_ACTIVE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -249,6 +253,9 @@ impl DynamoDbStorage {
 
     fn remember_folders(&self, folders: &[(String, ItemKey)]) {
         let mut known = self.known_folders.lock().unwrap_or_else(|p| p.into_inner());
+        if known.len() + folders.len() > KNOWN_FOLDERS_LIMIT {
+            known.clear();
+        }
         known.extend(folders.iter().map(|(folder, _)| folder.clone()));
     }
 
