@@ -64,9 +64,10 @@ impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
         match e {
             StorageError::TooLarge { .. } => ApiError::BadRequest(e.to_string()),
+            // A conflict that survived the retries is a storage failure to the client too.
             other => {
                 tracing::error!(error = %other, "storage failure");
-                ApiError::Internal("internal error".into())
+                ApiError::Internal("storage backend unavailable; nothing was changed, try again".into())
             }
         }
     }
@@ -143,6 +144,8 @@ mod tests {
     #[test]
     fn internal_errors_do_not_leak_details() {
         let e = ApiError::from(StorageError::Backend("disk path /secret/x".into()));
-        assert_eq!(e.to_string(), "internal error");
+        assert_eq!(e.status(), 500);
+        assert!(!e.to_string().contains("/secret/x"), "{e}");
+        assert!(e.to_string().contains("storage backend unavailable"));
     }
 }
