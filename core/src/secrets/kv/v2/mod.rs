@@ -78,7 +78,7 @@ pub fn prefetch_paths(req: &Request, rel: &str) -> Vec<String> {
                 paths.push(version_path(key, n));
             }
         }
-        (Section::Data | Section::Metadata, _) => paths.push(CONFIG_PATH.into()),
+        (Section::Data, Operation::Update | Operation::Patch) => paths.push(CONFIG_PATH.into()),
         _ => {}
     }
     paths
