@@ -107,7 +107,10 @@ async fn run_dev(args: ServerArgs) -> anyhow::Result<()> {
     let storage = open_storage(&StorageConfig::Memory).await?;
     // Dev mode lets `bao audit enable file file_path=/tmp/...` work out of the box: API-created
     // file devices may write under the temp directory.
-    let dev_audit = AuditPolicy { file_dir: Some(std::env::temp_dir()), api_creation_disabled: false };
+    let dev_audit = AuditPolicy {
+        file_dir: Some(std::env::temp_dir()),
+        api_creation_disabled: false,
+    };
     let store = Arc::new(
         Store::new(storage, DEFAULT_STORE_ID).with_audit(AuditBroker::new(dev_audit, Vec::new())),
     );
@@ -196,7 +199,8 @@ fn audit_broker(config: &Config) -> AuditBroker {
 fn reopen_audit_on_sighup(store: Arc<Store>) {
     #[cfg(unix)]
     tokio::spawn(async move {
-        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
             return;
         };
         while hup.recv().await.is_some() {

@@ -65,7 +65,10 @@ fn a_frozen_then_killed_emulator_fails_requests_cleanly_and_half_writes_nothing(
     );
     for (status, text) in &failures {
         assert!((500..600).contains(status), "{status}: {text}");
-        assert!(text.contains("storage backend unavailable"), "a clear error: {text}");
+        assert!(
+            text.contains("storage backend unavailable"),
+            "a clear error: {text}"
+        );
     }
     let log = server.log();
     assert!(

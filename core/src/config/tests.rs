@@ -598,18 +598,27 @@ fn openbao_audit_setting_is_translated_with_a_warning() {
         "#,
     );
     assert!(config.disable_api_audit_creation);
-    assert!(config.warnings.iter().any(|w| w.contains("unsafe_allow_api_audit_creation")));
+    assert!(config
+        .warnings
+        .iter()
+        .any(|w| w.contains("unsafe_allow_api_audit_creation")));
 }
 
 #[test]
 fn bad_audit_blocks_name_the_setting() {
     let base = "storage \"memory\" {}\nlistener \"tcp\" {\n  address = \"127.0.0.1:8200\"\n  tls_disable = true\n}\n";
-    let err = Config::from_hcl(&format!("{base}audit \"syslog\" \"s\" {{}}\n")).unwrap_err().to_string();
+    let err = Config::from_hcl(&format!("{base}audit \"syslog\" \"s\" {{}}\n"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("audit") && err.contains("syslog"), "{err}");
     let err = Config::from_hcl(&format!("{base}audit \"file\" \"a\" {{\n  file_path = \"/x\"\n}}\naudit \"file\" \"a\" {{\n  file_path = \"/y\"\n}}\n"))
         .unwrap_err()
         .to_string();
     assert!(err.contains("audit \"a\""), "{err}");
-    let err = Config::from_hcl(&format!("{base}audit \"file\" \"a\" {{\n  file_path = [1]\n}}\n")).unwrap_err().to_string();
+    let err = Config::from_hcl(&format!(
+        "{base}audit \"file\" \"a\" {{\n  file_path = [1]\n}}\n"
+    ))
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("audit.file.file_path"), "{err}");
 }

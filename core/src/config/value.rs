@@ -179,7 +179,10 @@ pub(super) fn option_text(setting: &str, expr: &Expression) -> Result<String, Co
         Value::Bool(b) => Ok(b.to_string()),
         other => Err(invalid(
             setting,
-            format!("expected a string, number or boolean, got {}", describe(&other)),
+            format!(
+                "expected a string, number or boolean, got {}",
+                describe(&other)
+            ),
         )),
     }
 }

@@ -67,7 +67,9 @@ impl From<StorageError> for ApiError {
             // A conflict that survived the retries is a storage failure to the client too.
             other => {
                 tracing::error!(error = %other, "storage failure");
-                ApiError::Internal("storage backend unavailable; nothing was changed, try again".into())
+                ApiError::Internal(
+                    "storage backend unavailable; nothing was changed, try again".into(),
+                )
             }
         }
     }
