@@ -13,8 +13,9 @@ use coffer_blackbox::moto::Moto;
 use coffer_blackbox::{Flavor, Http, Server};
 use serde_json::json;
 
-/// Acknowledged writes the concurrent test waits for (modest, so CI stays fast).
-const CAS_WRITES: usize = 200;
+/// Acknowledged writes the concurrent test waits for: the 1000, split across both
+/// processes.
+const CAS_WRITES: usize = 1000;
 /// Writer threads per process.
 const WRITERS_PER_PROCESS: usize = 2;
 
@@ -228,6 +229,14 @@ fn cas_writer(
 #[test]
 fn concurrent_cas_writes_from_two_processes_lose_and_duplicate_no_version() {
     let Pair { moto, a, b, root } = two_processes_on_one_table();
+    // Keep every version, so every acknowledged write can be read back from both processes.
+    a.http()
+        .post(
+            "/v1/secret/metadata/counter",
+            Some(&root),
+            &json!({"max_versions": 2 * CAS_WRITES}),
+        )
+        .assert_status(204);
     let acked = AtomicUsize::new(0);
     let versions = Mutex::new(BTreeMap::new());
     thread::scope(|scope| {
@@ -259,7 +268,7 @@ fn concurrent_cas_writes_from_two_processes_lose_and_duplicate_no_version() {
             .keys()
             .map(|v| v.parse().expect("numeric version"))
             .collect();
-        assert!(!kept.is_empty(), "{meta}");
+        assert_eq!(kept.len() as u64, n, "every acknowledged version is kept\n{meta}");
         for v in kept {
             let read = server
                 .http()
