@@ -23,6 +23,7 @@ use crate::seal::{SealError, SealManager};
 use crate::secrets::{self, Prefetched, View};
 use crate::storage::Storage;
 use crate::sys;
+use crate::sys::generate_root::GenerateRoot;
 
 /// The id of the store a single-tenant `coffer server` serves.
 pub const DEFAULT_STORE_ID: &str = "default";
@@ -41,6 +42,8 @@ pub struct Store {
     pub(crate) unsealed: RwLock<Option<Arc<Unsealed>>>,
     /// The audit devices, loaded at unseal from the stored table.
     pub(crate) audit: AuditBroker,
+    /// This process's `sys/generate-root` attempt, and whether those endpoints are served.
+    pub(crate) generate_root: GenerateRoot,
 }
 
 /// What init returns to the operator, once.
@@ -67,7 +70,15 @@ impl Store {
             barrier,
             unsealed: RwLock::new(None),
             audit: AuditBroker::new(AuditPolicy::default(), Vec::new()),
+            generate_root: GenerateRoot::default(),
         }
+    }
+
+    /// Serves the unauthenticated `sys/generate-root` endpoints when `enabled` (OpenBao's
+    /// `disable_unauthed_generate_root_endpoints = false`); off by default.
+    pub fn with_generate_root(mut self, enabled: bool) -> Self {
+        self.generate_root = GenerateRoot::new(enabled);
+        self
     }
 
     /// Replaces the audit rules (where API-created file devices may write, config-declared

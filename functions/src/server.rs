@@ -90,7 +90,11 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
         tracing::warn!("{warning}");
     }
     let storage = open_storage(&config.storage).await?;
-    let store = Arc::new(Store::new(storage, DEFAULT_STORE_ID).with_audit(audit_broker(&config)));
+    let store = Arc::new(
+        Store::new(storage, DEFAULT_STORE_ID)
+            .with_audit(audit_broker(&config))
+            .with_generate_root(!config.disable_unauthed_generate_root_endpoints),
+    );
     tracing::info!(
         storage = store.storage_kind(),
         listeners = config.listeners.len(),
@@ -151,6 +155,7 @@ async fn run_dev(args: ServerArgs) -> anyhow::Result<()> {
             address: addr,
             tls: None,
             max_request_size: None,
+            disable_unauthed_generate_root_endpoints: None,
         }],
         ..dev_config()
     };
@@ -171,6 +176,7 @@ fn dev_config() -> Config {
         audit_file_dir: None,
         audit_devices: vec![],
         disable_api_audit_creation: false,
+        disable_unauthed_generate_root_endpoints: true,
         warnings: vec![],
     }
 }

@@ -29,6 +29,8 @@ pub const PARENT_PREFIX: &str = "sys/token/parent/";
 
 /// 34 alphanumeric characters: log2(62) * 34 = 202 bits of randomness.
 const TOKEN_CHARS: usize = 34;
+/// The length of every generated token, `s.` included (an OTP must match it).
+pub const TOKEN_LEN: usize = 2 + TOKEN_CHARS;
 /// Longest token string accepted for hashing; anything longer is simply unknown.
 const MAX_TOKEN_LEN: usize = 512;
 

@@ -70,6 +70,9 @@ pub struct ListenerConfig {
     pub tls: Option<TlsConfig>,
     /// Overrides the top-level `max_request_size` for this listener when set.
     pub max_request_size: Option<u64>,
+    /// OpenBao 2.7 reads `disable_unauthed_generate_root_endpoints` here, per listener; see
+    /// [`super::Config::disable_unauthed_generate_root_endpoints`] for how coffer combines it.
+    pub disable_unauthed_generate_root_endpoints: Option<bool>,
 }
 
 /// PEM files of the listener's certificate chain and private key.
@@ -99,6 +102,7 @@ fn parse_tcp(block: &Block, warnings: &mut Vec<String>) -> Result<ListenerConfig
     let mut cert_file = None;
     let mut key_file = None;
     let mut max_request_size = None;
+    let mut disable_unauthed_generate_root_endpoints = None;
 
     for structure in block.body().iter() {
         let name = key(structure);
@@ -117,6 +121,12 @@ fn parse_tcp(block: &Block, warnings: &mut Vec<String>) -> Result<ListenerConfig
             "tls_key_file" => key_file = optional_path(&setting, structure)?,
             "max_request_size" => {
                 max_request_size = Some(value::size(
+                    &setting,
+                    value::attribute(&setting, structure)?,
+                )?);
+            }
+            "disable_unauthed_generate_root_endpoints" => {
+                disable_unauthed_generate_root_endpoints = Some(value::boolean(
                     &setting,
                     value::attribute(&setting, structure)?,
                 )?);
@@ -168,6 +178,7 @@ fn parse_tcp(block: &Block, warnings: &mut Vec<String>) -> Result<ListenerConfig
         address,
         tls,
         max_request_size,
+        disable_unauthed_generate_root_endpoints,
     })
 }
 

@@ -87,6 +87,10 @@ pub struct Config {
     /// `disable_api_audit_creation = true`: `sys/audit` cannot enable devices; only the
     /// config's exist. Off by default (see docs/audit.md for why).
     pub disable_api_audit_creation: bool,
+    /// Whether `sys/generate-root/*` (unauthenticated) answers 405. On unless turned off at the
+    /// top level, or in every listener block (where OpenBao 2.7 reads it); coffer serves all
+    /// listeners from one store, so one listener cannot open them alone.
+    pub disable_unauthed_generate_root_endpoints: bool,
     /// One line per OpenBao setting that was accepted but has no effect here.
     pub warnings: Vec<String>,
 }
@@ -130,6 +134,7 @@ struct Reader {
     audit_file_dir: Option<PathBuf>,
     audit_devices: Vec<AuditDeviceConfig>,
     disable_api_audit_creation: Option<bool>,
+    disable_unauthed_generate_root_endpoints: Option<bool>,
     warnings: Vec<String>,
 }
 
@@ -213,6 +218,11 @@ impl Reader {
                 self.disable_api_audit_creation = Some(v);
                 Ok(())
             }
+            "disable_unauthed_generate_root_endpoints" => {
+                let v = value::boolean(setting, value::attribute(setting, structure)?)?;
+                self.disable_unauthed_generate_root_endpoints = Some(v);
+                Ok(())
+            }
             "unsafe_allow_api_audit_creation" => {
                 let allow = value::boolean(setting, value::attribute(setting, structure)?)?;
                 warn(
@@ -263,6 +273,13 @@ impl Reader {
                 ),
             ));
         }
+        let every_listener_enables = self
+            .listeners
+            .iter()
+            .all(|l| l.disable_unauthed_generate_root_endpoints == Some(false));
+        let disable_unauthed_generate_root_endpoints = self
+            .disable_unauthed_generate_root_endpoints
+            .unwrap_or(!every_listener_enables);
         Ok(Config {
             storage,
             listeners: self.listeners,
@@ -276,6 +293,7 @@ impl Reader {
             audit_file_dir: self.audit_file_dir,
             audit_devices: self.audit_devices,
             disable_api_audit_creation: self.disable_api_audit_creation.unwrap_or(false),
+            disable_unauthed_generate_root_endpoints,
             warnings: self.warnings,
         })
     }

@@ -66,6 +66,7 @@ fn full_config_sets_every_setting() {
                     key_file: PathBuf::from("/etc/coffer/tls.key"),
                 }),
                 max_request_size: Some(1024),
+                disable_unauthed_generate_root_endpoints: None,
             }],
             seal: SealConfig::Shamir,
             api_addr: Some("https://coffer.example.com:8200".to_owned()),
@@ -77,6 +78,7 @@ fn full_config_sets_every_setting() {
             audit_file_dir: Some(PathBuf::from("/var/log/coffer")),
             audit_devices: vec![],
             disable_api_audit_creation: false,
+            disable_unauthed_generate_root_endpoints: true,
             warnings: vec![],
         }
     );
@@ -621,4 +623,23 @@ fn bad_audit_blocks_name_the_setting() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("audit.file.file_path"), "{err}");
+}
+
+#[test]
+fn unauthed_generate_root_endpoints_are_disabled_unless_turned_off() {
+    let listener = |extra: &str| {
+        format!("listener \"tcp\" {{\n address = \"127.0.0.1:8200\"\n tls_disable = true\n {extra}\n}}\n")
+    };
+    let base = format!("storage \"memory\" {{}}\n{}", listener(""));
+    assert!(load(&base).disable_unauthed_generate_root_endpoints);
+    let top = format!("{base}disable_unauthed_generate_root_endpoints = false\n");
+    assert!(!load(&top).disable_unauthed_generate_root_endpoints);
+    let off = listener("disable_unauthed_generate_root_endpoints = false");
+    let in_listener = format!("storage \"memory\" {{}}\n{off}");
+    assert!(!load(&in_listener).disable_unauthed_generate_root_endpoints);
+    let one_of_two = format!(
+        "storage \"memory\" {{}}\n{off}{}",
+        listener("").replace("8200", "8201")
+    );
+    assert!(load(&one_of_two).disable_unauthed_generate_root_endpoints);
 }

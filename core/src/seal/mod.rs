@@ -96,6 +96,21 @@ pub fn decode_key(key: &str) -> Result<Zeroizing<Vec<u8>>, SealError> {
         .map_err(|_| SealError::KeyEncoding)
 }
 
+/// Decodes a share and checks its length against the seal: the KEK itself with one share,
+/// a Shamir share (KEK plus its x coordinate) otherwise.
+fn check_share(config: &SealConfig, key: &str) -> Result<Zeroizing<Vec<u8>>, SealError> {
+    let share = decode_key(key)?;
+    let expected = if config.secret_shares == 1 {
+        32
+    } else {
+        KEK_SHARE_LEN
+    };
+    if share.len() != expected {
+        return Err(SealError::KeyLength);
+    }
+    Ok(share)
+}
+
 impl SealManager {
     pub fn new(barrier: Arc<Barrier>) -> Self {
         Self {
@@ -202,15 +217,7 @@ impl SealManager {
         if !self.barrier.is_sealed() {
             return Ok(true);
         }
-        let share = decode_key(key)?;
-        let expected = if config.secret_shares == 1 {
-            32
-        } else {
-            KEK_SHARE_LEN
-        };
-        if share.len() != expected {
-            return Err(SealError::KeyLength);
-        }
+        let share = check_share(&config, key)?;
         let collected: Vec<Zeroizing<Vec<u8>>> = {
             let mut p = self.lock();
             if p.shares.iter().any(|s| **s == *share) {
@@ -227,16 +234,42 @@ impl SealManager {
             p.nonce.clear();
             taken
         };
+        let root_key = self.recover_root_key(&config, &collected).await?;
+        self.barrier.unseal(&root_key).await?;
+        Ok(true)
+    }
+
+    /// Decodes one share as `submit` accepts it (hex or base64, the seal's share length),
+    /// for callers that collect shares themselves (`sys/generate-root`).
+    pub async fn decode_share(&self, key: &str) -> Result<Zeroizing<Vec<u8>>, SealError> {
+        let config = self.config().await?.ok_or(SealError::NotInitialized)?;
+        check_share(&config, key)
+    }
+
+    /// Checks that `shares` (decoded by [`SealManager::decode_share`], at least the threshold)
+    /// recover the stored root key, exactly as unsealing would, without touching the barrier.
+    pub async fn verify_shares(&self, shares: &[Zeroizing<Vec<u8>>]) -> Result<(), SealError> {
+        let config = self.config().await?.ok_or(SealError::NotInitialized)?;
+        self.recover_root_key(&config, shares).await.map(drop)
+    }
+
+    /// Combines a threshold of shares into the KEK and unwraps the root key with it.
+    async fn recover_root_key(
+        &self,
+        config: &SealConfig,
+        shares: &[Zeroizing<Vec<u8>>],
+    ) -> Result<AesKey, SealError> {
+        if shares.is_empty() || shares.len() < config.secret_threshold as usize {
+            return Err(SealError::WrongKey);
+        }
         let kek_bytes = if config.secret_shares == 1 {
-            collected[0].clone()
+            shares[0].clone()
         } else {
-            let parts: Vec<&[u8]> = collected.iter().map(|s| s.as_slice()).collect();
+            let parts: Vec<&[u8]> = shares.iter().map(|s| s.as_slice()).collect();
             coffer_seal::shamir::combine(&parts).map_err(|_| SealError::WrongKey)?
         };
         let kek = AesKey::from_slice(&kek_bytes).ok_or(SealError::WrongKey)?;
-        let root_key = self.unwrap_root_key(&kek).await?;
-        self.barrier.unseal(&root_key).await?;
-        Ok(true)
+        self.unwrap_root_key(&kek).await
     }
 
     async fn unwrap_root_key(&self, kek: &AesKey) -> Result<AesKey, SealError> {
@@ -357,6 +390,25 @@ mod tests {
             m.initialize(3, 2).await,
             Err(SealError::AlreadyInitialized)
         ));
+    }
+
+    #[tokio::test]
+    async fn verify_shares_accepts_a_threshold_and_refuses_a_wrong_share_while_unsealed() {
+        let m = manager();
+        let out = m.initialize(5, 3).await.unwrap();
+        let good: Vec<_> = out.keys[1..4].to_vec();
+        m.verify_shares(&good).await.unwrap();
+        let mut bad = good.clone();
+        bad[2][1] ^= 1;
+        assert!(matches!(
+            m.verify_shares(&bad).await,
+            Err(SealError::WrongKey)
+        ));
+        assert!(matches!(
+            m.verify_shares(&good[..2]).await,
+            Err(SealError::WrongKey)
+        ));
+        assert!(!m.status().await.unwrap().sealed);
     }
 
     #[tokio::test]

@@ -2,6 +2,7 @@
 
 mod audit;
 mod capabilities;
+pub(crate) mod generate_root;
 mod keys;
 mod mounts;
 mod policy;
@@ -23,6 +24,8 @@ pub(crate) async fn handle_unauthenticated(
         "sys/init" => status::init(store, req).await?,
         "sys/unseal" => status::unseal(store, req).await?,
         "sys/leader" => status::leader(req).await?,
+        "sys/generate-root/attempt" => generate_root::unauthed_attempt(store, req).await?,
+        "sys/generate-root/update" => generate_root::unauthed_update(store, req).await?,
         _ => return Ok(None),
     };
     Ok(Some(resp))
@@ -49,6 +52,8 @@ pub(crate) async fn handle(
         "capabilities" => capabilities::capabilities(store, state, req).await,
         "capabilities-self" => capabilities::capabilities_self(store, req, entry).await,
         "capabilities-accessor" => capabilities::capabilities_accessor(store, req).await,
+        "generate-root-token/attempt" => generate_root::authed_attempt(store, req).await,
+        "generate-root-token/update" => generate_root::authed_update(store, req).await,
         _ => {
             if let Some(device) = rest.strip_prefix("audit/") {
                 return audit::device(store, req, device).await;
