@@ -203,6 +203,8 @@ def main():
     p.add_argument("--duration", type=int, help="seconds per load run")
     p.add_argument("--repeats", type=int, help="repeats per case and concurrency")
     p.add_argument("--cases", help="comma-separated case names (default: all)")
+    p.add_argument("--throughput-only", action="store_true",
+                   help="skip the memory, start-up and round-trip stages")
     p.add_argument("--note", default="", help="free text added to the report (e.g. machine load)")
     p.add_argument("--render", metavar="JSON", help="only re-render the report of a saved run")
     args = p.parse_args()
@@ -243,9 +245,11 @@ def main():
         throughput("memory", memory_pair(args.coffer_bin), selected, scale, workdir, results, rss)
         durable = [c for c in cases.DURABLE if c in selected]
         throughput("durable", durable_pair(args.coffer_bin), durable, scale, workdir, results, rss)
-        fill = memory_after_writes(args.coffer_bin, scale, workdir)
-        starts = startup(args.coffer_bin, scale, workdir)
-        rts = round_trips(args.coffer_bin, scale, workdir)
+        fill, starts, rts = {}, {}, {}
+        if not args.throughput_only:
+            fill = memory_after_writes(args.coffer_bin, scale, workdir)
+            starts = startup(args.coffer_bin, scale, workdir)
+            rts = round_trips(args.coffer_bin, scale, workdir)
         info["load_after"] = os.getloadavg()
         info["elapsed_s"] = round(time.time() - began)
         data = dict(info=info, results=results, rss_after_start=rss, fill=fill, startup=starts,

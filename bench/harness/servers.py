@@ -3,7 +3,9 @@
 Every server runs pinned to the server core (``SERVER_CPU``) when the machine has two or more
 cores, so it competes with the load generator (pinned to ``LOAD_CPU``) only through the OS.
 OpenBao is started through its real binary, not the venv's Python wrapper, so that start-up
-time and RSS are the server's own. Processes are stopped by pid, never by name.
+time and RSS are the server's own. Both run at their default log level (info; coffer then logs
+one line per request, OpenBao none; ``COFFER_LOG=warn`` in the environment turns coffer's off).
+Processes are stopped by pid, never by name.
 """
 
 import os
@@ -141,7 +143,7 @@ def coffer_dev(coffer_bin, workdir, name="coffer-memory"):
         "coffer",
         [coffer_bin, "server", "-dev", "-dev-root-token-id=root", f"-dev-listen-address=127.0.0.1:{port}"],
         workdir,
-        env={"TMPDIR": workdir, "RUST_LOG": "warn"},
+        env={"TMPDIR": workdir},
     )
     s.port = port
     return s
@@ -172,7 +174,7 @@ def coffer_config(coffer_bin, workdir, name, storage_block, env=None):
         f.write(storage_block)
         f.write(f'listener "tcp" {{\n  address = "127.0.0.1:{port}"\n  tls_disable = true\n}}\n')
         f.write(f'api_addr = "http://127.0.0.1:{port}"\n')
-        f.write(f'audit_file_dir = "{workdir}"\nlog_level = "warn"\n')
+        f.write(f'audit_file_dir = "{workdir}"\n')
     s = Server(name, "coffer", [coffer_bin, "server", f"-config={cfg}"], workdir, env=env)
     s.port = port
     return s
@@ -196,7 +198,7 @@ def bao_raft(workdir, name="openbao-raft"):
             f'listener "tcp" {{\n  address = "127.0.0.1:{port}"\n'
             f'  cluster_address = "127.0.0.1:{port + 1}"\n  tls_disable = true\n}}\n'
             f'api_addr = "http://127.0.0.1:{port}"\ncluster_addr = "https://127.0.0.1:{port + 1}"\n'
-            "disable_mlock = true\nunsafe_allow_api_audit_creation = true\nlog_level = \"warn\"\n"
+            "disable_mlock = true\nunsafe_allow_api_audit_creation = true\n"
         )
     s = Server(name, "openbao", [bao_binary(), "server", f"-config={cfg}"], workdir)
     s.port = port
