@@ -20,11 +20,14 @@ LUA_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def generator():
+    """wrk when installed; ``COFFER_BENCH_GENERATOR=python`` forces the fallback (to test it)."""
+    if os.environ.get("COFFER_BENCH_GENERATOR") == "python":
+        return "python"
     return "wrk" if shutil.which("wrk") else "python"
 
 
 def wrk_version():
-    if not shutil.which("wrk"):
+    if generator() == "python":
         return "not installed (Python fallback generator)"
     out = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
     return (out.stdout or out.stderr).splitlines()[0].strip()

@@ -254,6 +254,7 @@ def main():
         info["elapsed_s"] = round(time.time() - began)
         data = dict(info=info, results=results, rss_after_start=rss, fill=fill, startup=starts,
                     round_trips=rts, fill_writes=scale.fill_writes)
+        os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
         with open(out_path, "w") as f:
             f.write(report.render(data))
         with open(os.path.splitext(out_path)[0] + ".json", "w") as f:
