@@ -16,6 +16,7 @@ mod retry;
 mod tests;
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -261,6 +262,58 @@ impl DynamoDbStorage {
 
     /// One UpdateItem (put) or DeleteItem with the op's condition: the cheapest write.
     async fn write_one(&self, op: &WriteOp, item: &ItemKey) -> Result<(), StorageError> {
+        let ambiguous = AtomicBool::new(false);
+        let result = self.write_one_attempts(op, item, &ambiguous).await;
+        self.settle(result, &ambiguous, std::slice::from_ref(op))
+            .await
+    }
+
+    /// A conditional write that failed its condition after an earlier attempt failed
+    /// ambiguously (a timeout or a lost response: that attempt may have landed) is checked
+    /// against storage. Every value coffer writes is a fresh ciphertext (random nonce), so
+    /// finding exactly our bytes under every put key (and no item under every delete key)
+    /// proves the earlier attempt applied: the write succeeded. Without this check a client
+    /// could be told "check-and-set mismatch" for a write that is in storage.
+    async fn settle(
+        &self,
+        result: Result<(), StorageError>,
+        ambiguous: &AtomicBool,
+        ops: &[WriteOp],
+    ) -> Result<(), StorageError> {
+        match result {
+            Err(StorageError::ConditionFailed { key }) if ambiguous.load(Ordering::Relaxed) => {
+                let keys: Vec<String> = ops.iter().map(|op| op.key().to_string()).collect();
+                let now = self.get_many(&keys).await?;
+                let landed = ops.iter().zip(&now).all(|(op, found)| match (op, found) {
+                    (WriteOp::Put { value, .. }, Some(entry)) => entry.value == *value,
+                    (WriteOp::Delete { .. }, None) => true,
+                    _ => false,
+                });
+                if landed {
+                    tracing::info!("a dynamodb write that timed out had applied; treated as done");
+                    Ok(())
+                } else {
+                    Err(StorageError::ConditionFailed { key })
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Marks `ambiguous` when an attempt failed in a way that may have applied it.
+    fn note_transient(failure: Failure, ambiguous: &AtomicBool) -> Failure {
+        if matches!(failure, Failure::Transient(_)) {
+            ambiguous.store(true, Ordering::Relaxed);
+        }
+        failure
+    }
+
+    async fn write_one_attempts(
+        &self,
+        op: &WriteOp,
+        item: &ItemKey,
+        ambiguous: &AtomicBool,
+    ) -> Result<(), StorageError> {
         let expr = Expression::for_op(op);
         let key = op.key();
         let condition_failed = || {
@@ -289,7 +342,7 @@ impl DynamoDbStorage {
                             {
                                 condition_failed()
                             } else {
-                                sdk_failure("UpdateItem", err)
+                                Self::note_transient(sdk_failure("UpdateItem", err), ambiguous)
                             }
                         })
                 })
@@ -314,7 +367,7 @@ impl DynamoDbStorage {
                             {
                                 condition_failed()
                             } else {
-                                sdk_failure("DeleteItem", err)
+                                Self::note_transient(sdk_failure("DeleteItem", err), ambiguous)
                             }
                         })
                 })
@@ -346,7 +399,8 @@ impl DynamoDbStorage {
             items.push(TransactWriteItem::builder().put(put).build());
         }
         let token = uuid::Uuid::new_v4().to_string();
-        with_retries(self.deadline, "TransactWriteItems", || async {
+        let ambiguous = AtomicBool::new(false);
+        let result = with_retries(self.deadline, "TransactWriteItems", || async {
             self.client
                 .transact_write_items()
                 .set_transact_items(Some(items.clone()))
@@ -354,9 +408,13 @@ impl DynamoDbStorage {
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|err| transaction_failure(err, ops))
+                .map_err(|err| Self::note_transient(transaction_failure(err, ops), &ambiguous))
         })
-        .await
+        .await;
+        // DynamoDB itself makes a retried transaction with the same token idempotent; an
+        // emulator may not, so a condition failure after an ambiguous attempt is checked too.
+        let plain: Vec<WriteOp> = ops.iter().map(|(op, _)| op.clone()).collect();
+        self.settle(result, &ambiguous, &plain).await
     }
 
     fn transact_item(
