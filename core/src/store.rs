@@ -11,9 +11,9 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use serde_json::{json, Map};
 
-use crate::auth::token::{self, TokenSalt};
 use crate::audit::{AuditBroker, AuditPolicy, AuditTrail};
 use crate::auth;
+use crate::auth::token::{self, TokenSalt};
 use crate::barrier::Barrier;
 use crate::http::error::ApiError;
 use crate::logical::{Request, Response};
@@ -207,7 +207,11 @@ impl Store {
 
     /// Everything that needs a token: seal check, authentication, authorisation, the audit
     /// request entry (before anything is performed), then the backend.
-    async fn handle_authenticated(&self, req: Request, trail: &AuditTrail<'_>) -> Result<Response, ApiError> {
+    async fn handle_authenticated(
+        &self,
+        req: Request,
+        trail: &AuditTrail<'_>,
+    ) -> Result<Response, ApiError> {
         let mut state = self.state()?;
         let token = req.token.as_deref().ok_or(ApiError::PermissionDenied)?;
         // One round trip: the token entry, the mount table and what the routed engine reads
@@ -219,7 +223,8 @@ impl Store {
             &req,
         )
         .await?;
-        let caller = auth::validate_fetched(&self.barrier, &state.salt, token, fetched.token.take())?;
+        let caller =
+            auth::validate_fetched(&self.barrier, &state.salt, token, fetched.token.take())?;
         let grant = auth::authorize(&self.policies, &caller, &req).await?;
         trail.authorized(&caller.entry, &state.mounts)?;
         let caller = auth::use_token(&self.barrier, caller).await?;

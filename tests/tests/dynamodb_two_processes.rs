@@ -268,7 +268,11 @@ fn concurrent_cas_writes_from_two_processes_lose_and_duplicate_no_version() {
             .keys()
             .map(|v| v.parse().expect("numeric version"))
             .collect();
-        assert_eq!(kept.len() as u64, n, "every acknowledged version is kept\n{meta}");
+        assert_eq!(
+            kept.len() as u64,
+            n,
+            "every acknowledged version is kept\n{meta}"
+        );
         for v in kept {
             let read = server
                 .http()
