@@ -257,6 +257,12 @@ impl Store {
         let prefix = secrets::view_prefix(engine, mount, &state.salt.hash(token));
         let view =
             View::new(&self.barrier, prefix).with_prefetched(fetched.view_values(&mount.uuid));
+        if let Some(kind) = grant.write_only_if {
+            let exists = secrets::target_exists(engine, &view, rel).await?;
+            if exists != (kind == auth::WriteKind::Update) {
+                return Err(ApiError::AclDenied);
+            }
+        }
         secrets::handle(engine, &view, &req, rel).await
     }
 }

@@ -140,15 +140,8 @@ pub fn decide(acl: &Acl, req: &Request) -> Result<Grant, ApiError> {
             let update = check(AclOperation::Update);
             match (create.allowed, update.allowed) {
                 (true, true) => (update, None),
-                // Under a secrets mount the engine would have to say whether the target
-                // exists; until it does, a policy granting only one of the two is refused
-                // (fail closed). Token roles check existence themselves.
-                (true, false) if !path.starts_with("auth/token/roles/") => {
-                    (Decision::default(), None)
-                }
-                (false, true) if !path.starts_with("auth/token/roles/") => {
-                    (Decision::default(), None)
-                }
+                // Only one of the two: whoever serves the path must check whether the target
+                // exists (`Store::handle` for secrets engines, the roles handler for roles).
                 (true, false) => (create, Some(WriteKind::Create)),
                 (false, true) => (update, Some(WriteKind::Update)),
                 (false, false) => (update, None),

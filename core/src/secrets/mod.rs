@@ -65,6 +65,19 @@ pub fn prefetch_paths(engine: Engine, req: &Request, rel: &str) -> Vec<String> {
 }
 
 /// Serves an authorised request whose path is relative to the mount.
+/// Whether the target of a write to `rel` exists, for policies that grant only one of
+/// `create` and `update`. Served from the prefetch when the engine named the key.
+pub async fn target_exists(engine: Engine, view: &View<'_>, rel: &str) -> Result<bool, ApiError> {
+    let key = match engine {
+        Engine::KvV2 => match kv::v2::existence_key(rel) {
+            Some(key) => key,
+            None => return Ok(true),
+        },
+        Engine::KvV1 | Engine::Cubbyhole => rel.to_string(),
+    };
+    Ok(view.peek(&key).await?)
+}
+
 pub async fn handle(
     engine: Engine,
     view: &View<'_>,
@@ -122,6 +135,18 @@ impl<'a> View<'a> {
             return Ok(hit);
         }
         self.barrier.get(&self.full(path)).await
+    }
+
+    /// Whether `path` holds a value, without using up the prefetched value: a value read
+    /// here is kept for the engine's own `get`, so asking costs no extra round trip.
+    pub async fn peek(&self, path: &str) -> Result<bool, BarrierError> {
+        if let Some(hit) = self.cache().get(path) {
+            return Ok(hit.is_some());
+        }
+        let value = self.barrier.get(&self.full(path)).await?;
+        let exists = value.is_some();
+        self.cache().insert(path.to_string(), value);
+        Ok(exists)
     }
 
     /// Several paths; the ones not prefetched are read in one round trip.

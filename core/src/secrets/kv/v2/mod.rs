@@ -85,6 +85,16 @@ pub fn prefetch_paths(req: &Request, rel: &str) -> Vec<String> {
 }
 
 /// Handles a request whose path is relative to the mount (e.g. `data/app/db`).
+/// The record whose presence makes a write to `rel` an update rather than a create (OpenBao's
+/// existence check on `data/` and `metadata/`); `None` for paths without one, where a write is
+/// always an update.
+pub fn existence_key(rel: &str) -> Option<String> {
+    let key = rel
+        .strip_prefix("data/")
+        .or_else(|| rel.strip_prefix("metadata/"))?;
+    Some(record::record_path(key))
+}
+
 pub async fn handle(view: &View<'_>, req: &Request, rel: &str) -> Result<Response, ApiError> {
     let Some((section, key)) = split(rel) else {
         return Ok(invalid_path());
