@@ -75,7 +75,10 @@ async fn serve(
         Ok((r, _, _)) => to_http(r, &request_id),
         Err(e) => e.into_response(),
     };
-    tracing::info!(
+    // Debug, not info: one synchronous log line per request was the largest cost on the read
+    // path (bench/RESULTS.md). `log_level = "debug"` shows it; the header always carries the
+    // round trips, and server errors are logged at error level where they happen.
+    tracing::debug!(
         request_id = %request_id,
         method = %method,
         path = %uri.path(),
