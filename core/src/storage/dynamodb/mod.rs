@@ -25,7 +25,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::config::http::HttpResponse;
-use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
@@ -300,6 +300,27 @@ impl DynamoDbStorage {
         }
     }
 
+    /// How a single-item write failed: its condition (final), or as `sdk_failure` says,
+    /// marking `ambiguous` when the attempt may have applied.
+    fn write_failure<E>(
+        op: &str,
+        key: &str,
+        err: SdkError<E, HttpResponse>,
+        ambiguous: &AtomicBool,
+    ) -> Failure
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        if err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+        {
+            Failure::Permanent(StorageError::ConditionFailed {
+                key: key.to_string(),
+            })
+        } else {
+            Self::note_transient(sdk_failure(op, err), ambiguous)
+        }
+    }
+
     /// Marks `ambiguous` when an attempt failed in a way that may have applied it.
     fn note_transient(failure: Failure, ambiguous: &AtomicBool) -> Failure {
         if matches!(failure, Failure::Transient(_)) {
@@ -316,11 +337,6 @@ impl DynamoDbStorage {
     ) -> Result<(), StorageError> {
         let expr = Expression::for_op(op);
         let key = op.key();
-        let condition_failed = || {
-            Failure::Permanent(StorageError::ConditionFailed {
-                key: key.to_string(),
-            })
-        };
         match op {
             WriteOp::Put { .. } => {
                 with_retries(self.deadline, "UpdateItem", || async {
@@ -335,16 +351,7 @@ impl DynamoDbStorage {
                         .send()
                         .await
                         .map(|_| ())
-                        .map_err(|err| {
-                            if err
-                                .as_service_error()
-                                .is_some_and(|e| e.is_conditional_check_failed_exception())
-                            {
-                                condition_failed()
-                            } else {
-                                Self::note_transient(sdk_failure("UpdateItem", err), ambiguous)
-                            }
-                        })
+                        .map_err(|err| Self::write_failure("UpdateItem", key, err, ambiguous))
                 })
                 .await
             }
@@ -360,16 +367,7 @@ impl DynamoDbStorage {
                         .send()
                         .await
                         .map(|_| ())
-                        .map_err(|err| {
-                            if err
-                                .as_service_error()
-                                .is_some_and(|e| e.is_conditional_check_failed_exception())
-                            {
-                                condition_failed()
-                            } else {
-                                Self::note_transient(sdk_failure("DeleteItem", err), ambiguous)
-                            }
-                        })
+                        .map_err(|err| Self::write_failure("DeleteItem", key, err, ambiguous))
                 })
                 .await
             }
