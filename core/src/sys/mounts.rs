@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::policy::merged_envelope;
 use crate::barrier::{BarrierError, PlainOp};
 use crate::http::error::ApiError;
 use crate::logical::{Operation, Request, Response};
@@ -22,21 +23,6 @@ const MIGRATIONS_PREFIX: &str = "core/mount-migrations/";
 
 /// Paths no secrets engine may be mounted at or under.
 const RESERVED: [&str; 4] = ["sys/", "auth/", "cubbyhole/", "identity/"];
-
-/// OpenBao answers the `sys/` read endpoints with the `data` also copied to the top level of
-/// the body (a legacy of Vault's first API); clients read either.
-fn with_top_level_copy(req: &Request, data: Map<String, Value>) -> Response {
-    let mut body = data.clone();
-    body.insert("request_id".into(), json!(req.id));
-    body.insert("lease_id".into(), json!(""));
-    body.insert("renewable".into(), json!(false));
-    body.insert("lease_duration".into(), json!(0));
-    body.insert("data".into(), Value::Object(data));
-    body.insert("wrap_info".into(), Value::Null);
-    body.insert("warnings".into(), Value::Null);
-    body.insert("auth".into(), Value::Null);
-    Response::raw(200, Value::Object(body))
-}
 
 fn as_map(v: Value) -> Map<String, Value> {
     match v {
@@ -58,7 +44,7 @@ pub fn list(state: &Unsealed, req: &Request) -> Result<Response, ApiError> {
     if req.operation != Operation::Read {
         return Err(ApiError::UnsupportedOperation);
     }
-    Ok(with_top_level_copy(req, table_json(state)))
+    Ok(merged_envelope(req, table_json(state)))
 }
 
 /// `sys/internal/ui/mounts`: the secrets engines under `secret` (auth methods are listed by
@@ -261,7 +247,7 @@ async fn tune(
                     "cannot fetch sysview for path \"{path}\""
                 )));
             };
-            Ok(with_top_level_copy(req, as_map(mount.tune_json())))
+            Ok(merged_envelope(req, as_map(mount.tune_json())))
         }
         Operation::Update => {
             let (default_ttl, max_ttl) = lease_ttls(&req.data)?;
@@ -327,7 +313,7 @@ pub async fn mount(
     }
     match req.operation {
         Operation::Read => match state.mounts.get(&path) {
-            Some(m) => Ok(with_top_level_copy(req, as_map(m.to_json()))),
+            Some(m) => Ok(merged_envelope(req, as_map(m.to_json()))),
             None => Err(ApiError::bad_request(format!(
                 "No secret engine mount at {path}"
             ))),
@@ -402,7 +388,7 @@ pub async fn remount(store: &Store, req: &Request) -> Result<Response, ApiError>
         )])
     })
     .await?;
-    let mut resp = with_top_level_copy(req, as_map(json!({ "migration_id": id })));
+    let mut resp = merged_envelope(req, as_map(json!({ "migration_id": id })));
     if let Some((_, Value::Object(body))) = resp.raw.as_mut() {
         body.insert(
             "warnings".into(),

@@ -20,7 +20,9 @@ pub enum Flavor {
     Acl,
 }
 
-/// OpenBao's envelope with `data` also merged into the top level.
+/// OpenBao's envelope with `data` also copied to the top level of the body, as its `sys/` read
+/// endpoints answer (a legacy of Vault's first API; clients read either). Shared by every
+/// `sys/` handler that answers so.
 pub(crate) fn merged_envelope(req: &Request, data: Map<String, Value>) -> Response {
     let mut body = data.clone();
     body.insert("request_id".into(), json!(req.id));
