@@ -217,3 +217,32 @@ impl Drop for Moto {
         }
     }
 }
+
+/// Two coffer processes on one fresh table of one emulator, initialised through `a` (one key
+/// share) and unsealed in both: where every multi-process test starts. Fields drop in order:
+/// the servers before the emulator they use.
+pub struct TwoProcesses {
+    pub a: crate::Server,
+    pub b: crate::Server,
+    pub root: String,
+    pub moto: Moto,
+}
+
+impl TwoProcesses {
+    pub fn start() -> TwoProcesses {
+        let moto = Moto::start();
+        let table = moto.fresh_table();
+        let a = crate::Server::with_config(Flavor::Coffer, moto.coffer_options(&table));
+        let b = crate::Server::with_config(Flavor::Coffer, moto.coffer_options(&table));
+        let keys = a.init(1, 1);
+        a.unseal(&keys.keys);
+        b.unseal(&keys.keys);
+        b.wait_active();
+        TwoProcesses {
+            a,
+            b,
+            root: keys.root_token,
+            moto,
+        }
+    }
+}

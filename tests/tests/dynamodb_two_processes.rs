@@ -9,8 +9,8 @@ use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use coffer_blackbox::moto::Moto;
-use coffer_blackbox::{Flavor, Http, Server};
+use coffer_blackbox::moto::{Moto, TwoProcesses};
+use coffer_blackbox::Http;
 use serde_json::json;
 
 /// Acknowledged writes the concurrent test waits for: the 1000, split across both
@@ -19,35 +19,16 @@ const CAS_WRITES: usize = 1000;
 /// Writer threads per process.
 const WRITERS_PER_PROCESS: usize = 2;
 
-struct Pair {
-    moto: Moto,
-    a: Server,
-    b: Server,
-    root: String,
-}
-
-/// Init through A, a KV v2 mount at `secret/` through A, then both unsealed.
-fn two_processes_on_one_table() -> Pair {
-    let moto = Moto::start();
-    let table = moto.fresh_table();
-    let a = Server::with_config(Flavor::Coffer, moto.coffer_options(&table));
-    let b = Server::with_config(Flavor::Coffer, moto.coffer_options(&table));
-    let keys = a.init(1, 1);
-    a.unseal(&keys.keys);
-    a.ensure_kv2(&keys.root_token, "secret");
-    b.unseal(&keys.keys);
-    b.wait_active();
-    Pair {
-        moto,
-        a,
-        b,
-        root: keys.root_token.clone(),
-    }
+/// Both processes up, and a KV v2 mount at `secret/` made through A.
+fn two_processes_on_one_table() -> TwoProcesses {
+    let pair = TwoProcesses::start();
+    pair.a.ensure_kv2(&pair.root, "secret");
+    pair
 }
 
 #[test]
 fn two_processes_on_one_table_serve_one_store() {
-    let Pair { moto, a, b, root } = two_processes_on_one_table();
+    let TwoProcesses { moto, a, b, root } = two_processes_on_one_table();
     let root = Some(root.as_str());
 
     // B was unsealed by its own key submission and reports the store initialised.
@@ -106,7 +87,7 @@ const POLICY_BOUND: Duration = Duration::from_secs(35);
 
 #[test]
 fn changes_made_through_one_process_are_seen_by_the_other() {
-    let Pair { moto, a, b, root } = two_processes_on_one_table();
+    let TwoProcesses { moto, a, b, root } = two_processes_on_one_table();
     let root = Some(root.as_str());
     let (ha, hb) = (a.http(), b.http());
 
@@ -228,7 +209,7 @@ fn cas_writer(
 
 #[test]
 fn concurrent_cas_writes_from_two_processes_lose_and_duplicate_no_version() {
-    let Pair { moto, a, b, root } = two_processes_on_one_table();
+    let TwoProcesses { moto, a, b, root } = two_processes_on_one_table();
     // Keep every version, so every acknowledged write can be read back from both processes.
     a.http()
         .post(
@@ -317,7 +298,7 @@ fn costs(moto: &Moto, what: &str, send: impl FnOnce() -> coffer_blackbox::Resp) 
 
 #[test]
 fn each_operation_costs_the_dynamodb_calls_it_reports() {
-    let Pair { moto, a, b, root } = two_processes_on_one_table();
+    let TwoProcesses { moto, a, b, root } = two_processes_on_one_table();
     let root = Some(root.as_str());
     let (ha, hb) = (a.http(), b.http());
     // Warm both processes' folder knowledge with one write each.

@@ -7,32 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use coffer_blackbox::moto::Moto;
-use coffer_blackbox::{Flavor, Server};
+use coffer_blackbox::moto::TwoProcesses;
+use coffer_blackbox::Server;
 use serde_json::json;
-
-struct Pair {
-    _moto: Moto,
-    a: Server,
-    b: Server,
-    root: String,
-}
-
-fn two_processes() -> Pair {
-    let moto = Moto::start();
-    let table = moto.fresh_table();
-    let a = Server::with_config(Flavor::Coffer, moto.coffer_options(&table));
-    let b = Server::with_config(Flavor::Coffer, moto.coffer_options(&table));
-    let keys = a.init(1, 1);
-    a.unseal(&keys.keys);
-    b.unseal(&keys.keys);
-    Pair {
-        _moto: moto,
-        a,
-        b,
-        root: keys.root_token,
-    }
-}
 
 fn create(server: &Server, root: &str, body: serde_json::Value) -> String {
     let resp = server
@@ -47,12 +24,12 @@ fn create(server: &Server, root: &str, body: serde_json::Value) -> String {
 
 #[test]
 fn use_limits_count_each_use_once_across_two_processes() {
-    let Pair {
-        _moto: _keep,
+    let TwoProcesses {
+        moto: _keep,
         a,
         b,
         root,
-    } = two_processes();
+    } = TwoProcesses::start();
     const USES: usize = 12;
     let token = create(&a, &root, json!({"num_uses": USES, "policies": ["x"]}));
     let served = AtomicUsize::new(0);
@@ -85,12 +62,12 @@ fn use_limits_count_each_use_once_across_two_processes() {
 
 #[test]
 fn a_token_revoked_through_one_process_is_refused_by_the_other_at_once() {
-    let Pair {
-        _moto: _keep,
+    let TwoProcesses {
+        moto: _keep,
         a,
         b,
         root,
-    } = two_processes();
+    } = TwoProcesses::start();
     let token = create(&a, &root, json!({"policies": ["x"]}));
     // The first request loads the token's policies into B's cache; from then on a token
     // lookup is one storage round trip.
@@ -118,12 +95,12 @@ fn a_token_revoked_through_one_process_is_refused_by_the_other_at_once() {
 
 #[test]
 fn a_policy_written_through_one_process_applies_in_the_other_within_the_refresh_bound() {
-    let Pair {
-        _moto: _keep,
+    let TwoProcesses {
+        moto: _keep,
         a,
         b,
         root,
-    } = two_processes();
+    } = TwoProcesses::start();
     let token = create(&a, &root, json!({"policies": ["late"]}));
     let caps = |server: &Server| {
         let resp = server.http().post(
