@@ -8,12 +8,12 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use axum_server::tls_rustls::RustlsConfig;
 use axum_server::Handle;
-use coffer_core::audit::{AuditBroker, AuditPolicy, DeclaredDevice};
+use coffer_core::audit::{AuditBroker, AuditPolicy};
 use coffer_core::config::{Config, ListenerConfig, LogFormat, StorageConfig};
-use coffer_core::storage::{CountingStorage, EmbeddedStorage, MemoryStorage, Storage};
 use coffer_core::store::{kv_v2_mount, Store, DEFAULT_STORE_ID};
 use tracing_subscriber::EnvFilter;
 
+use crate::assemble;
 use crate::cli::ServerArgs;
 
 fn init_logging(level: &str, format: LogFormat) {
@@ -25,52 +25,6 @@ fn init_logging(level: &str, format: LogFormat) {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Standard => builder.try_init(),
     };
-}
-
-async fn open_storage(config: &StorageConfig) -> anyhow::Result<Arc<dyn Storage>> {
-    let inner: Arc<dyn Storage> = match config {
-        StorageConfig::Memory => Arc::new(MemoryStorage::new()),
-        StorageConfig::Embedded { path } => Arc::new(
-            EmbeddedStorage::open(path)
-                .with_context(|| format!("opening embedded storage at {}", path.display()))?,
-        ),
-        StorageConfig::DynamoDb {
-            table,
-            region,
-            endpoint,
-            create_table,
-        } => open_dynamodb(table, region, endpoint, *create_table).await?,
-    };
-    Ok(Arc::new(CountingStorage::new(inner)))
-}
-
-#[cfg(feature = "dynamodb")]
-async fn open_dynamodb(
-    table: &str,
-    region: &Option<String>,
-    endpoint: &Option<String>,
-    create_table: bool,
-) -> anyhow::Result<Arc<dyn Storage>> {
-    let options = coffer_core::storage::DynamoDbOptions {
-        table: table.to_owned(),
-        region: region.clone(),
-        endpoint: endpoint.clone(),
-        create_table,
-    };
-    let storage = coffer_core::storage::DynamoDbStorage::connect(&options)
-        .await
-        .with_context(|| format!("opening dynamodb storage (table {table:?})"))?;
-    Ok(Arc::new(storage))
-}
-
-#[cfg(not(feature = "dynamodb"))]
-async fn open_dynamodb(
-    _table: &str,
-    _region: &Option<String>,
-    _endpoint: &Option<String>,
-    _create_table: bool,
-) -> anyhow::Result<Arc<dyn Storage>> {
-    bail!("storage \"dynamodb\": this coffer was built without the `dynamodb` feature")
 }
 
 pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
@@ -89,12 +43,7 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
-    let storage = open_storage(&config.storage).await?;
-    let store = Arc::new(
-        Store::new(storage, DEFAULT_STORE_ID)
-            .with_audit(audit_broker(&config))
-            .with_generate_root(!config.disable_unauthed_generate_root_endpoints),
-    );
+    let store = assemble::build_store(&config).await?;
     tracing::info!(
         storage = store.storage_kind(),
         listeners = config.listeners.len(),
@@ -108,7 +57,7 @@ async fn run_dev(args: ServerArgs) -> anyhow::Result<()> {
         args.log_level.as_deref().unwrap_or("info"),
         LogFormat::Standard,
     );
-    let storage = open_storage(&StorageConfig::Memory).await?;
+    let storage = assemble::open_storage(&StorageConfig::Memory).await?;
     // Dev mode lets `bao audit enable file file_path=/tmp/...` work out of the box: API-created
     // file devices may write under the temp directory.
     let dev_audit = AuditPolicy {
@@ -167,6 +116,7 @@ fn dev_config() -> Config {
         storage: StorageConfig::Memory,
         listeners: vec![],
         seal: Default::default(),
+        disabled_seal: None,
         api_addr: None,
         log_level: coffer_core::config::LogLevel::Info,
         log_format: LogFormat::Standard,
@@ -179,26 +129,6 @@ fn dev_config() -> Config {
         disable_unauthed_generate_root_endpoints: true,
         warnings: vec![],
     }
-}
-
-/// The audit rules of a config: where API-created file devices may write, whether they may be
-/// created at all, and the devices the config declares.
-fn audit_broker(config: &Config) -> AuditBroker {
-    let policy = AuditPolicy {
-        file_dir: config.audit_file_dir.clone(),
-        api_creation_disabled: config.disable_api_audit_creation,
-    };
-    let declared = config
-        .audit_devices
-        .iter()
-        .map(|d| DeclaredDevice {
-            kind: d.kind.clone(),
-            path: d.path.clone(),
-            description: d.description.clone(),
-            options: d.options.clone(),
-        })
-        .collect();
-    AuditBroker::new(policy, declared)
 }
 
 /// SIGHUP reopens file audit devices, for log rotation.

@@ -71,6 +71,8 @@ pub struct Config {
     /// Never empty when read from a file.
     pub listeners: Vec<ListenerConfig>,
     pub seal: SealConfig,
+    /// The seal being migrated away from (a `seal` block with `disabled = "true"`).
+    pub disabled_seal: Option<SealConfig>,
     /// The URL clients are told to use (OpenBao's `api_addr`).
     pub api_addr: Option<String>,
     pub log_level: LogLevel,
@@ -124,7 +126,7 @@ impl Config {
 struct Reader {
     storage: Option<StorageConfig>,
     listeners: Vec<ListenerConfig>,
-    seal: Option<SealConfig>,
+    seals: Vec<seal::SealBlock>,
     api_addr: Option<String>,
     log_level: Option<LogLevel>,
     log_format: Option<LogFormat>,
@@ -155,7 +157,8 @@ impl Reader {
             }
             "seal" => {
                 let seal = seal::parse(value::block(setting, structure)?)?;
-                set_once(&mut self.seal, setting, seal)
+                self.seals.push(seal);
+                Ok(())
             }
             "api_addr" => {
                 self.api_addr = Some(parse_api_addr(
@@ -280,10 +283,12 @@ impl Reader {
         let disable_unauthed_generate_root_endpoints = self
             .disable_unauthed_generate_root_endpoints
             .unwrap_or(!every_listener_enables);
+        let (seal, disabled_seal) = seal::resolve(self.seals)?;
         Ok(Config {
             storage,
             listeners: self.listeners,
-            seal: self.seal.unwrap_or_default(),
+            seal,
+            disabled_seal,
             api_addr: self.api_addr,
             log_level: self.log_level.unwrap_or_default(),
             log_format: self.log_format.unwrap_or_default(),
@@ -299,7 +304,7 @@ impl Reader {
     }
 }
 
-/// Stores a block that may appear only once (`storage`, `seal`).
+/// Stores a block that may appear only once (`storage`).
 fn set_once<T>(slot: &mut Option<T>, setting: &str, value: T) -> Result<(), ConfigError> {
     if slot.is_some() {
         return Err(ConfigError::Duplicate {

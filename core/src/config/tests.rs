@@ -69,6 +69,7 @@ fn full_config_sets_every_setting() {
                 disable_unauthed_generate_root_endpoints: None,
             }],
             seal: SealConfig::Shamir,
+            disabled_seal: None,
             api_addr: Some("https://coffer.example.com:8200".to_owned()),
             log_level: LogLevel::Debug,
             log_format: LogFormat::Json,
@@ -344,11 +345,82 @@ fn refuses_unknown_storage_setting() {
 
 #[test]
 fn refuses_unknown_seal_type() {
-    let message = refusal(&format!("{MINIMAL}\nseal \"awskms\" {{}}"));
+    let message = refusal(&format!("{MINIMAL}\nseal \"gcpckms\" {{}}"));
     assert!(
-        message.contains("seal") && message.contains("\"awskms\""),
+        message.contains("seal") && message.contains("\"gcpckms\"") && message.contains("pkcs11"),
         "{message}"
     );
+}
+
+#[test]
+fn auto_seal_settings_are_kept_as_text() {
+    let config = load(&format!(
+        r#"{MINIMAL}
+        seal "pkcs11" {{
+          lib          = "/usr/lib/softhsm/libsofthsm2.so"
+          token_label  = "coffer"
+          pin          = "1234"
+          key_label    = "coffer-seal"
+          generate_key = true
+          slot         = 7
+        }}"#
+    ));
+    let SealConfig::Auto { kind, settings } = &config.seal else {
+        panic!("expected an auto seal, got {:?}", config.seal);
+    };
+    assert_eq!(kind, "pkcs11");
+    assert_eq!(settings["lib"], "/usr/lib/softhsm/libsofthsm2.so");
+    assert_eq!(settings["generate_key"], "true");
+    assert_eq!(settings["slot"], "7");
+    assert_eq!(settings.len(), 6);
+    assert_eq!(config.disabled_seal, None);
+}
+
+#[test]
+fn a_disabled_seal_block_is_the_one_migrated_from() {
+    let config = load(&format!(
+        r#"{MINIMAL}
+        seal "shamir" {{ disabled = "true" }}
+        seal "awskms" {{ kms_key_id = "alias/coffer" }}"#
+    ));
+    assert_eq!(config.seal.kind(), "awskms");
+    assert_eq!(config.disabled_seal, Some(SealConfig::Shamir));
+    let back = load(&format!(
+        r#"{MINIMAL}
+        seal "awskms" {{
+          kms_key_id = "alias/coffer"
+          disabled   = true
+        }}"#
+    ));
+    assert_eq!(back.seal, SealConfig::Shamir);
+    assert_eq!(
+        back.disabled_seal.map(|s| s.kind().to_owned()),
+        Some("awskms".into())
+    );
+}
+
+#[test]
+fn refuses_two_active_seals_or_two_of_the_same_type() {
+    let two = refusal(&format!(
+        "{MINIMAL}\nseal \"pkcs11\" {{}}\nseal \"awskms\" {{}}"
+    ));
+    assert!(two.contains("seal"), "{two}");
+    let same = refusal(&format!(
+        "{MINIMAL}\nseal \"awskms\" {{ disabled = true }}\nseal \"awskms\" {{}}"
+    ));
+    assert!(same.contains("same type"), "{same}");
+}
+
+#[test]
+fn refuses_settings_in_a_shamir_block_and_a_bad_disabled_value() {
+    assert_eq!(
+        refusal(&format!("{MINIMAL}\nseal \"shamir\" {{ pin = \"1\" }}")),
+        "unknown setting \"seal.shamir.pin\""
+    );
+    let message = refusal(&format!(
+        "{MINIMAL}\nseal \"pkcs11\" {{ disabled = \"maybe\" }}"
+    ));
+    assert!(message.contains("seal.pkcs11.disabled"), "{message}");
 }
 
 #[test]
