@@ -25,6 +25,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
@@ -370,6 +371,8 @@ struct Inner {
     /// Held while looking a key up and maybe generating it, so two sessions opened at once
     /// cannot both find nothing and create two keys with one label.
     keygen: Mutex<()>,
+    /// Sessions opened so far; see [`Pkcs11Seal::sessions_opened`].
+    sessions_opened: AtomicU64,
 }
 
 /// The PKCS#11 auto seal. Cheap to share: all state sits behind an `Arc`.
@@ -406,8 +409,16 @@ impl Pkcs11Seal {
                 config,
                 pool: Mutex::new(Vec::new()),
                 keygen: Mutex::new(()),
+                sessions_opened: AtomicU64::new(0),
             }),
         })
+    }
+
+    /// How many sessions this seal has opened (and logged in). Sessions are pooled, so this
+    /// stays small; a count that keeps rising means the HSM keeps closing or logging out
+    /// sessions and every call pays for a new login.
+    pub fn sessions_opened(&self) -> u64 {
+        self.inner.sessions_opened.load(Ordering::Relaxed)
     }
 }
 
@@ -470,6 +481,7 @@ impl Inner {
             .ctx
             .open_rw_session(slot)
             .map_err(|e| unavailable(format!("cannot open a session on {token}: {e}")))?;
+        self.sessions_opened.fetch_add(1, Ordering::Relaxed);
         match session.login(UserType::User, Some(&self.config.pin)) {
             // Login state is per application and token: another session already logged in.
             Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
