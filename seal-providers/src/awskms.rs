@@ -7,6 +7,8 @@
 //! key is refused by KMS rather than silently decrypted with whatever key it names.
 //!
 //! Only the calls the deployment's IAM policy allows are used: Encrypt, Decrypt, DescribeKey.
+//! Every operation starts with DescribeKey (see `usable_key_arn`): a disabled or missing key
+//! is a Key error naming it, and a blob made by another key is refused by its ARN.
 //!
 //! Settings are OpenBao's: `region`, `kms_key_id` (key id, ARN, alias name or alias ARN),
 //! `endpoint`, `access_key`, `secret_key`, `session_token`. Fallbacks when absent:
@@ -179,7 +181,9 @@ fn encryption_context(context: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(context)
 }
 
-/// The resolved settings of one seal block.
+/// The resolved settings of one seal block. `Credentials`' own Debug redacts the secret key
+/// and session token.
+#[derive(Debug)]
 struct Config {
     key_id: String,
     region: Option<String>,
@@ -309,47 +313,14 @@ impl AwsKmsSeal {
             .unwrap_or("the regional KMS endpoint")
     }
 
-    /// Sorts a failed KMS call into the seal's error kinds. `decrypting` turns errors that
-    /// mean "this ciphertext is not for this key or context" into `Decrypt`.
-    fn classify<E>(&self, call: &str, err: SdkError<E>, decrypting: bool) -> SealProviderError
-    where
-        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    {
-        let key = &self.key_id;
-        let detail = DisplayErrorContext(&err).to_string();
-        let Some(code) = err.as_service_error().and_then(|e| e.code()) else {
-            return unavailable(format!(
-                "KMS {call} for key {key:?} at {} failed: {detail}",
-                self.target()
-            ));
-        };
-        match code {
-            "NotFoundException" => key_error(format!("KMS key {key:?} does not exist")),
-            "DisabledException" => key_error(format!("KMS key {key:?} is disabled")),
-            "KMSInvalidStateException" => key_error(format!(
-                "KMS key {key:?} is not usable in its current state: {detail}"
-            )),
-            "InvalidKeyUsageException" => key_error(format!(
-                "KMS key {key:?} cannot be used for encrypt/decrypt: {detail}"
-            )),
-            "InvalidCiphertextException" | "IncorrectKeyException" if decrypting => {
-                decrypt_error(format!(
-                    "KMS refused to unwrap the data key with key {key:?} (made by another key, \
-                     bound to another context, or damaged)"
-                ))
-            }
-            _ => unavailable(format!("KMS {call} for key {key:?} failed: {detail}")),
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl AutoSeal for AwsKmsSeal {
-    fn kind(&self) -> &'static str {
-        KIND
-    }
-
-    async fn check(&self) -> Result<(), SealProviderError> {
+    /// DescribeKey: the key must exist, be enabled and be a symmetric encryption key. Returns
+    /// its ARN (what an alias or key id resolves to now).
+    ///
+    /// `encrypt` and `decrypt` call this first too (they are rare: init, unseal, rekey). KMS
+    /// would refuse a disabled key itself, but asking first turns that into a Key error that
+    /// names the key, also on emulators that do not enforce key state, and gives the ARN so a
+    /// blob made by another key is refused by name before KMS is asked to unwrap it.
+    async fn usable_key_arn(&self) -> Result<String, SealProviderError> {
         let out = self
             .client
             .describe_key()
@@ -386,7 +357,55 @@ impl AutoSeal for AwsKmsSeal {
                 meta.key_usage().map_or("unknown", |u| u.as_str()),
             )));
         }
-        Ok(())
+        Ok(meta.arn().unwrap_or(meta.key_id()).to_string())
+    }
+
+    /// Sorts a failed KMS call into the seal's error kinds. `decrypting` turns errors that
+    /// mean "this ciphertext is not for this key or context" into `Decrypt`.
+    fn classify<E>(&self, call: &str, err: SdkError<E>, decrypting: bool) -> SealProviderError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let key = &self.key_id;
+        let detail = DisplayErrorContext(&err).to_string();
+        let Some(code) = err.as_service_error().and_then(|e| e.code()) else {
+            return unavailable(format!(
+                "KMS {call} for key {key:?} at {} failed: {detail}",
+                self.target()
+            ));
+        };
+        match code {
+            "NotFoundException" => key_error(format!("KMS key {key:?} does not exist")),
+            "DisabledException" => key_error(format!("KMS key {key:?} is disabled")),
+            "KMSInvalidStateException" => key_error(format!(
+                "KMS key {key:?} is not usable in its current state: {detail}"
+            )),
+            "InvalidKeyUsageException" => key_error(format!(
+                "KMS key {key:?} cannot be used for encrypt/decrypt: {detail}"
+            )),
+            // A ciphertext that names a key this seal cannot use is AccessDenied on AWS (and
+            // on moto for any damaged key reference).
+            "InvalidCiphertextException" | "IncorrectKeyException" | "AccessDeniedException"
+                if decrypting =>
+            {
+                decrypt_error(format!(
+                    "KMS refused to unwrap the data key with key {key:?} ({code}: made by \
+                     another key, bound to another context, damaged, or kms:Decrypt denied)"
+                ))
+            }
+            _ => unavailable(format!("KMS {call} for key {key:?} failed: {detail}")),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl AutoSeal for AwsKmsSeal {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    async fn check(&self) -> Result<(), SealProviderError> {
+        self.usable_key_arn().await.map(drop)
     }
 
     async fn encrypt(
@@ -394,6 +413,7 @@ impl AutoSeal for AwsKmsSeal {
         plaintext: &[u8],
         context: &[u8],
     ) -> Result<Vec<u8>, SealProviderError> {
+        let arn = self.usable_key_arn().await?;
         let mut data_key = Zeroizing::new([0u8; DATA_KEY_LEN]);
         OsRng.fill_bytes(data_key.as_mut());
         let mut nonce = [0u8; NONCE_LEN];
@@ -411,7 +431,11 @@ impl AutoSeal for AwsKmsSeal {
         let wrapped = out
             .ciphertext_blob()
             .ok_or_else(|| unavailable("KMS Encrypt returned no ciphertext".into()))?;
-        let key_arn = out.key_id().unwrap_or(&self.key_id);
+        // KMS reports the ARN of the key it used; an emulator may give a bare id instead.
+        let key_arn = out
+            .key_id()
+            .filter(|id| id.starts_with("arn:"))
+            .unwrap_or(&arn);
 
         let mut blob = encode_header(key_arn, wrapped.as_ref(), &nonce)?;
         let cipher = Aes256Gcm::new_from_slice(data_key.as_ref())
@@ -435,6 +459,13 @@ impl AutoSeal for AwsKmsSeal {
         context: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, SealProviderError> {
         let envelope = Envelope::parse(blob)?;
+        let arn = self.usable_key_arn().await?;
+        if envelope.key_arn != arn {
+            return Err(decrypt_error(format!(
+                "the blob was made by KMS key {:?}, but this seal uses {:?} ({arn})",
+                envelope.key_arn, self.key_id
+            )));
+        }
         let out = self
             .client
             .decrypt()
@@ -513,6 +544,23 @@ mod tests {
             .collect();
         let err = Config::resolve(&settings, &no_env).expect_err("refused");
         assert!(err.to_string().contains("secret_key"), "{err}");
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_secret_key_or_session_token() {
+        let settings: SealSettings = [
+            ("kms_key_id", "k"),
+            ("access_key", "AKIDEXAMPLE"),
+            ("secret_key", "very-secret-key"),
+            ("session_token", "very-secret-token"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let config = Config::resolve(&settings, &no_env).expect("config");
+        let debug = format!("{config:?}");
+        assert!(debug.contains("AKIDEXAMPLE"), "{debug}");
+        assert!(!debug.contains("very-secret"), "{debug}");
     }
 
     #[test]
