@@ -6,10 +6,15 @@
 //! `BAO_HSM_<NAME>`, then `VAULT_HSM_<NAME>` when absent from the block. The token is found by
 //! its label when one is given, because slot ids change when a token is (re)initialised.
 //!
-//! Mechanism: only `CKM_AES_GCM` (0x1087), with a 12-byte IV from `C_GenerateRandom`, a
-//! 128-bit tag and the caller's context as AAD. `CKM_RSA_PKCS_OAEP` is refused with a Config
-//! error for now: SoftHSM2 only implements it with SHA-1/MGF1-SHA1, and an RSA key pair needs
-//! its own lookup and generation path that is not written yet.
+//! Mechanisms:
+//! - `CKM_AES_GCM` (0x1087, the default): an AES-256 secret key; the HSM encrypts the value
+//!   with a 12-byte IV from `C_GenerateRandom`, a 128-bit tag and the caller's context as AAD.
+//! - `CKM_RSA_PKCS_OAEP` (0x0009): an RSA key pair (found by the same label/id; generated as
+//!   RSA-2048). Envelope encryption, as OpenBao does for RSA: a fresh AES-256 data key
+//!   encrypts the value locally (AES-GCM, the header and context as AAD) and the HSM wraps
+//!   the data key with RSA-OAEP. OAEP uses SHA-1 with MGF1-SHA1 and no label, because that is
+//!   the only OAEP SoftHSM2 implements (SHA-256 gives CKR_ARGUMENTS_BAD); OAEP-SHA1 is still
+//!   sound for encryption, and the context is bound by the GCM AAD instead of an OAEP label.
 //!
 //! The blob (see [`Blob`]) is versioned and self-describing, so a later mechanism can be added
 //! without breaking stored root keys. An HSM that writes its own IV into the parameter buffer
@@ -28,14 +33,19 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::mechanism::aead::GcmParams;
-use cryptoki::mechanism::Mechanism;
+use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
+use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
+use rand::rngs::OsRng;
+use rand::RngCore;
 use zeroize::Zeroizing;
 
 use crate::settings::{process_env, EnvLookup, Resolver};
@@ -64,6 +74,19 @@ const CKM_RSA_PKCS_OAEP: u64 = 0x0009;
 const GCM_IV_LEN: usize = 12;
 /// GCM tag length in bytes (128 bits), appended to the ciphertext by the HSM.
 const GCM_TAG_LEN: usize = 16;
+
+/// RSA-OAEP envelope: the data key's length, and the modulus of a generated pair.
+const DATA_KEY_LEN: usize = 32;
+const RSA_MODULUS_BITS: u64 = 2048;
+
+/// RSA-OAEP with SHA-1 and MGF1-SHA1 and no label: the one variant SoftHSM2 implements.
+fn rsa_oaep() -> Mechanism<'static> {
+    Mechanism::RsaPkcsOaep(PkcsOaepParams::new(
+        MechanismType::SHA1,
+        PkcsMgfType::MGF1_SHA1,
+        PkcsOaepSource::empty(),
+    ))
+}
 
 /// Sessions kept open per seal; more concurrent calls open extra sessions that are closed
 /// after use rather than pooled.
@@ -116,39 +139,90 @@ impl fmt::Display for KeySelector {
     }
 }
 
-/// Mechanism byte of the blob. Values are never reused.
+/// The mechanism a seal is configured with, which is also the blob's mechanism byte.
+/// Byte values are never reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
-enum BlobMechanism {
+enum SealMechanism {
     AesGcm = 1,
+    RsaOaep = 2,
 }
 
-/// The stored form of one encrypted value:
+impl fmt::Display for SealMechanism {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SealMechanism::AesGcm => "CKM_AES_GCM",
+            SealMechanism::RsaOaep => "CKM_RSA_PKCS_OAEP",
+        })
+    }
+}
+
+/// The stored form of one encrypted value, after a common prefix
+/// `"CP" | version = 1 | mechanism`:
 ///
 /// ```text
-/// "CP" (2 bytes) | version = 1 | mechanism (1 = AES-GCM) | iv_len | iv | ciphertext || tag
+/// AES-GCM (1):   iv_len | iv | ciphertext || tag
+/// RSA-OAEP (2):  wrapped_len (u16 BE) | RSA-OAEP-wrapped data key | nonce (12)
+///                | ciphertext || tag      (AAD: every byte before the ciphertext, then context)
 /// ```
 ///
 /// Parsing never panics: any length or byte that does not fit is a [`SealProviderError::Decrypt`].
-struct Blob<'a> {
-    mechanism: BlobMechanism,
-    iv: &'a [u8],
-    ciphertext: &'a [u8],
+enum Blob<'a> {
+    AesGcm {
+        iv: &'a [u8],
+        ciphertext: &'a [u8],
+    },
+    RsaOaep {
+        header: &'a [u8],
+        wrapped_key: &'a [u8],
+        nonce: &'a [u8],
+        ciphertext: &'a [u8],
+    },
 }
 
 const BLOB_MAGIC: &[u8; 2] = b"CP";
 const BLOB_VERSION: u8 = 1;
 
+fn blob_prefix(mechanism: SealMechanism) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(BLOB_MAGIC);
+    out.push(BLOB_VERSION);
+    out.push(mechanism as u8);
+    out
+}
+
 impl<'a> Blob<'a> {
-    fn encode(mechanism: BlobMechanism, iv: &[u8; GCM_IV_LEN], ciphertext: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(5 + iv.len() + ciphertext.len());
-        out.extend_from_slice(BLOB_MAGIC);
-        out.push(BLOB_VERSION);
-        out.push(mechanism as u8);
+    fn encode_aes_gcm(iv: &[u8; GCM_IV_LEN], ciphertext: &[u8]) -> Vec<u8> {
+        let mut out = blob_prefix(SealMechanism::AesGcm);
         out.push(GCM_IV_LEN as u8);
         out.extend_from_slice(iv);
         out.extend_from_slice(ciphertext);
         out
+    }
+
+    /// The RSA-OAEP header (everything before the ciphertext), which is also the AAD prefix.
+    fn rsa_oaep_header(
+        wrapped_key: &[u8],
+        nonce: &[u8; GCM_IV_LEN],
+    ) -> Result<Vec<u8>, SealProviderError> {
+        let len = u16::try_from(wrapped_key.len()).map_err(|_| {
+            unavailable(format!(
+                "the HSM returned a {}-byte wrapped key",
+                wrapped_key.len()
+            ))
+        })?;
+        let mut out = blob_prefix(SealMechanism::RsaOaep);
+        out.extend_from_slice(&len.to_be_bytes());
+        out.extend_from_slice(wrapped_key);
+        out.extend_from_slice(nonce);
+        Ok(out)
+    }
+
+    fn mechanism(&self) -> SealMechanism {
+        match self {
+            Blob::AesGcm { .. } => SealMechanism::AesGcm,
+            Blob::RsaOaep { .. } => SealMechanism::RsaOaep,
+        }
     }
 
     fn parse(blob: &'a [u8]) -> Result<Self, SealProviderError> {
@@ -161,21 +235,35 @@ impl<'a> Blob<'a> {
             return Err(decrypt_error(format!("unsupported blob version {version}")));
         }
         let (&mechanism, rest) = rest.split_first().ok_or_else(|| bad("blob is truncated"))?;
-        let mechanism = match mechanism {
-            1 => BlobMechanism::AesGcm,
-            other => return Err(decrypt_error(format!("unknown blob mechanism {other}"))),
-        };
-        let (&iv_len, rest) = rest.split_first().ok_or_else(|| bad("blob is truncated"))?;
-        let iv_len = usize::from(iv_len);
-        if iv_len == 0 || rest.len() < iv_len + GCM_TAG_LEN {
-            return Err(bad("blob is truncated"));
+        match mechanism {
+            1 => {
+                let (&iv_len, rest) = rest.split_first().ok_or_else(|| bad("blob is truncated"))?;
+                let iv_len = usize::from(iv_len);
+                if iv_len == 0 || rest.len() < iv_len + GCM_TAG_LEN {
+                    return Err(bad("blob is truncated"));
+                }
+                let (iv, ciphertext) = rest.split_at(iv_len);
+                Ok(Blob::AesGcm { iv, ciphertext })
+            }
+            2 => {
+                let (len, rest) = rest
+                    .split_first_chunk::<2>()
+                    .ok_or_else(|| bad("blob is truncated"))?;
+                let len = usize::from(u16::from_be_bytes(*len));
+                if len == 0 || rest.len() < len + GCM_IV_LEN + GCM_TAG_LEN {
+                    return Err(bad("blob is truncated"));
+                }
+                let (wrapped_key, rest) = rest.split_at(len);
+                let (nonce, ciphertext) = rest.split_at(GCM_IV_LEN);
+                Ok(Blob::RsaOaep {
+                    header: &blob[..blob.len() - ciphertext.len()],
+                    wrapped_key,
+                    nonce,
+                    ciphertext,
+                })
+            }
+            other => Err(decrypt_error(format!("unknown blob mechanism {other}"))),
         }
-        let (iv, ciphertext) = rest.split_at(iv_len);
-        Ok(Blob {
-            mechanism,
-            iv,
-            ciphertext,
-        })
     }
 }
 
@@ -213,6 +301,7 @@ struct Config {
     token: TokenSelector,
     pin: AuthPin,
     key: KeySelector,
+    mechanism: SealMechanism,
     generate_key: bool,
 }
 
@@ -223,6 +312,7 @@ impl fmt::Debug for Config {
             .field("token", &self.token)
             .field("pin", &"<redacted>")
             .field("key", &self.key)
+            .field("mechanism", &self.mechanism)
             .field("generate_key", &self.generate_key)
             .finish()
     }
@@ -280,26 +370,26 @@ impl Config {
         if key.label.is_none() && key.id.is_none() {
             return Err(config_error("key_label or key_id is required".into()));
         }
-        if let Some(mechanism) = get("mechanism") {
-            let value = match mechanism.to_ascii_uppercase().as_str() {
-                "CKM_AES_GCM" => CKM_AES_GCM,
-                "CKM_RSA_PKCS_OAEP" => CKM_RSA_PKCS_OAEP,
-                _ => parse_number("mechanism", &mechanism)?,
-            };
-            match value {
-                CKM_AES_GCM => {}
-                CKM_RSA_PKCS_OAEP => {
-                    return Err(config_error(
-                        "mechanism CKM_RSA_PKCS_OAEP is not supported yet; use CKM_AES_GCM".into(),
-                    ))
-                }
-                _ => {
-                    return Err(config_error(format!(
-                        "mechanism {mechanism:?} is not supported; use CKM_AES_GCM"
-                    )))
+        let mechanism = match get("mechanism") {
+            None => SealMechanism::AesGcm,
+            Some(name) => {
+                let value = match name.to_ascii_uppercase().as_str() {
+                    "CKM_AES_GCM" => CKM_AES_GCM,
+                    "CKM_RSA_PKCS_OAEP" => CKM_RSA_PKCS_OAEP,
+                    _ => parse_number("mechanism", &name)?,
+                };
+                match value {
+                    CKM_AES_GCM => SealMechanism::AesGcm,
+                    CKM_RSA_PKCS_OAEP => SealMechanism::RsaOaep,
+                    _ => {
+                        return Err(config_error(format!(
+                            "mechanism {name:?} is not supported; use CKM_AES_GCM or \
+                             CKM_RSA_PKCS_OAEP"
+                        )))
+                    }
                 }
             }
-        }
+        };
         let generate_key = {
             let names = env_names("generate_key");
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -310,6 +400,7 @@ impl Config {
             token,
             pin: AuthPin::from(pin),
             key,
+            mechanism,
             generate_key,
         })
     }
@@ -345,7 +436,15 @@ fn context_for(lib: &str) -> Result<Pkcs11, SealProviderError> {
 /// A logged-in session and the key's handle in it.
 struct Pooled {
     session: Session,
-    key: ObjectHandle,
+    keys: KeyHandles,
+}
+
+/// The objects that encrypt and decrypt: the same AES key twice, or an RSA pair's public and
+/// private halves.
+#[derive(Debug, Clone, Copy)]
+struct KeyHandles {
+    encrypt: ObjectHandle,
+    decrypt: ObjectHandle,
 }
 
 /// Errors after which the session (or the key handle found in it) is no longer usable but a
@@ -499,46 +598,92 @@ impl Inner {
             }
             Err(e) => return Err(unavailable(format!("login to {token} failed: {e}"))),
         }
-        let key = self.find_or_generate_key(&session)?;
-        Ok(Pooled { session, key })
+        let keys = self.find_or_generate_key(&session)?;
+        Ok(Pooled { session, keys })
     }
 
-    fn find_or_generate_key(&self, session: &Session) -> Result<ObjectHandle, SealProviderError> {
-        let _guard = lock(&self.keygen);
-        let key = &self.config.key;
-        let token = &self.config.token;
-        let mut template = vec![
-            Attribute::Class(ObjectClass::SECRET_KEY),
-            Attribute::KeyType(KeyType::AES),
-        ];
-        if let Some(label) = &key.label {
+    /// The search template for the configured key's objects of `class` and `key_type`.
+    fn template(&self, class: ObjectClass, key_type: KeyType) -> Vec<Attribute> {
+        let mut template = vec![Attribute::Class(class), Attribute::KeyType(key_type)];
+        if let Some(label) = &self.config.key.label {
             template.push(Attribute::Label(label.as_bytes().to_vec()));
         }
-        if let Some(id) = &key.id {
+        if let Some(id) = &self.config.key.id {
             template.push(Attribute::Id(id.clone()));
         }
+        template
+    }
+
+    /// The one object matching `template`, or None; several are an error (which would we use?).
+    fn find_unique(
+        &self,
+        session: &Session,
+        template: &[Attribute],
+        what: &str,
+    ) -> Result<Option<ObjectHandle>, SealProviderError> {
+        let (key, token) = (&self.config.key, &self.config.token);
         let found = session
-            .find_objects(&template)
+            .find_objects(template)
             .map_err(|e| unavailable(format!("cannot search {token} for the {key}: {e}")))?;
         match found.as_slice() {
-            [one] => Ok(*one),
-            [] if self.config.generate_key => self.generate_key(session, template),
-            [] => Err(key_error(format!(
-                "AES {key} not found on {token}; set generate_key = \"true\" to create it"
-            ))),
+            [] => Ok(None),
+            [one] => Ok(Some(*one)),
             many => Err(key_error(format!(
-                "{} AES keys on {token} match the {key}; it must be unique",
+                "{} {what} objects on {token} match the {key}; it must be unique",
                 many.len()
             ))),
         }
     }
 
+    fn find_or_generate_key(&self, session: &Session) -> Result<KeyHandles, SealProviderError> {
+        let _guard = lock(&self.keygen);
+        let (key, token) = (&self.config.key, &self.config.token);
+        let missing = |what: &str| {
+            key_error(format!(
+                "{what} {key} not found on {token}; set generate_key = \"true\" to create it"
+            ))
+        };
+        match self.config.mechanism {
+            SealMechanism::AesGcm => {
+                let template = self.template(ObjectClass::SECRET_KEY, KeyType::AES);
+                match self.find_unique(session, &template, "AES key")? {
+                    Some(handle) => Ok(KeyHandles {
+                        encrypt: handle,
+                        decrypt: handle,
+                    }),
+                    None if self.config.generate_key => self.generate_aes_key(session, template),
+                    None => Err(missing("AES")),
+                }
+            }
+            SealMechanism::RsaOaep => {
+                let public = self.template(ObjectClass::PUBLIC_KEY, KeyType::RSA);
+                let private = self.template(ObjectClass::PRIVATE_KEY, KeyType::RSA);
+                match (
+                    self.find_unique(session, &public, "RSA public key")?,
+                    self.find_unique(session, &private, "RSA private key")?,
+                ) {
+                    (Some(encrypt), Some(decrypt)) => Ok(KeyHandles { encrypt, decrypt }),
+                    (None, None) if self.config.generate_key => {
+                        self.generate_rsa_pair(session, public, private)
+                    }
+                    (None, None) => Err(missing("RSA key pair")),
+                    (Some(_), None) => Err(key_error(format!(
+                        "RSA {key} on {token} has a public key but no private key"
+                    ))),
+                    (None, Some(_)) => Err(key_error(format!(
+                        "RSA {key} on {token} has a private key but no public key"
+                    ))),
+                }
+            }
+        }
+    }
+
     /// Creates the 256-bit AES key: a token object that is sensitive and never extractable.
-    fn generate_key(
+    fn generate_aes_key(
         &self,
         session: &Session,
         mut template: Vec<Attribute>,
-    ) -> Result<ObjectHandle, SealProviderError> {
+    ) -> Result<KeyHandles, SealProviderError> {
         template.extend([
             Attribute::ValueLen(32u64.into()),
             Attribute::Token(true),
@@ -548,14 +693,49 @@ impl Inner {
             Attribute::Encrypt(true),
             Attribute::Decrypt(true),
         ]);
-        session
+        let handle = session
             .generate_key(&Mechanism::AesKeyGen, &template)
-            .map_err(|e| {
-                key_error(format!(
-                    "cannot generate the AES {} on {}: {e}",
-                    self.config.key, self.config.token
-                ))
-            })
+            .map_err(|e| self.generation_failed("AES", e))?;
+        Ok(KeyHandles {
+            encrypt: handle,
+            decrypt: handle,
+        })
+    }
+
+    /// Creates an RSA-2048 pair whose private half is sensitive and never extractable.
+    fn generate_rsa_pair(
+        &self,
+        session: &Session,
+        mut public: Vec<Attribute>,
+        mut private: Vec<Attribute>,
+    ) -> Result<KeyHandles, SealProviderError> {
+        // The class and key type come from the key pair mechanism.
+        public.drain(..2);
+        private.drain(..2);
+        public.extend([
+            Attribute::Token(true),
+            Attribute::Encrypt(true),
+            Attribute::ModulusBits(RSA_MODULUS_BITS.into()),
+            Attribute::PublicExponent(vec![0x01, 0x00, 0x01]),
+        ]);
+        private.extend([
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Decrypt(true),
+        ]);
+        let (encrypt, decrypt) = session
+            .generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public, &private)
+            .map_err(|e| self.generation_failed("RSA", e))?;
+        Ok(KeyHandles { encrypt, decrypt })
+    }
+
+    fn generation_failed(&self, what: &str, e: CkError) -> SealProviderError {
+        key_error(format!(
+            "cannot generate the {what} {} on {}: {e}",
+            self.config.key, self.config.token
+        ))
     }
 
     /// Runs `op` on a pooled (or new) session. If the session turns out to be lost, it is
@@ -563,17 +743,17 @@ impl Inner {
     /// only after `op` succeeded on it.
     fn with_session<T>(
         &self,
-        op: impl Fn(&Session, ObjectHandle) -> Result<T, CkError>,
+        op: impl Fn(&Session, KeyHandles) -> Result<T, CkError>,
     ) -> Result<Result<T, CkError>, SealProviderError> {
         let pooled = lock(&self.pool).pop();
         let (pooled, result) = match pooled {
             Some(pooled) => {
-                let result = op(&pooled.session, pooled.key);
+                let result = op(&pooled.session, pooled.keys);
                 match result {
                     Err(e) if is_session_lost(&e) => {
                         drop(pooled);
                         let fresh = self.open_session()?;
-                        let result = op(&fresh.session, fresh.key);
+                        let result = op(&fresh.session, fresh.keys);
                         (fresh, result)
                     }
                     result => (pooled, result),
@@ -581,7 +761,7 @@ impl Inner {
             }
             None => {
                 let fresh = self.open_session()?;
-                let result = op(&fresh.session, fresh.key);
+                let result = op(&fresh.session, fresh.keys);
                 (fresh, result)
             }
         };
@@ -595,17 +775,51 @@ impl Inner {
     }
 
     fn encrypt(&self, plaintext: &[u8], context: &[u8]) -> Result<Vec<u8>, SealProviderError> {
-        let result = self.with_session(|session, key| {
-            let mut iv = [0u8; GCM_IV_LEN];
-            session.generate_random_slice(&mut iv)?;
-            let ciphertext = {
-                let params = GcmParams::new(&mut iv, context, 128.into())?;
-                session.encrypt(&Mechanism::AesGcm(params), key, plaintext)?
-            };
-            // `iv` now holds whatever the HSM left in the parameter buffer: ours, or its own.
-            Ok(Blob::encode(BlobMechanism::AesGcm, &iv, &ciphertext))
-        })?;
-        result.map_err(|e| unavailable(format!("C_Encrypt with the {}: {e}", self.config.key)))
+        match self.config.mechanism {
+            SealMechanism::AesGcm => self
+                .with_session(|session, keys| {
+                    let mut iv = [0u8; GCM_IV_LEN];
+                    session.generate_random_slice(&mut iv)?;
+                    let ciphertext = {
+                        let params = GcmParams::new(&mut iv, context, 128.into())?;
+                        session.encrypt(&Mechanism::AesGcm(params), keys.encrypt, plaintext)?
+                    };
+                    // `iv` now holds what the HSM left in the parameter buffer: ours, or its own.
+                    Ok(Blob::encode_aes_gcm(&iv, &ciphertext))
+                })?
+                .map_err(|e| self.encrypt_failed(e)),
+            SealMechanism::RsaOaep => {
+                let mut data_key = Zeroizing::new([0u8; DATA_KEY_LEN]);
+                OsRng.fill_bytes(data_key.as_mut());
+                let wrapped = self
+                    .with_session(|session, keys| {
+                        session.encrypt(&rsa_oaep(), keys.encrypt, data_key.as_ref())
+                    })?
+                    .map_err(|e| self.encrypt_failed(e))?;
+                let mut nonce = [0u8; GCM_IV_LEN];
+                OsRng.fill_bytes(&mut nonce);
+                let header = Blob::rsa_oaep_header(&wrapped, &nonce)?;
+                let cipher = Aes256Gcm::new_from_slice(data_key.as_ref())
+                    .map_err(|_| unavailable("data key has the wrong length".into()))?;
+                let ciphertext = cipher
+                    .encrypt(
+                        Nonce::from_slice(&nonce),
+                        Payload {
+                            msg: plaintext,
+                            aad: &[header.as_slice(), context].concat(),
+                        },
+                    )
+                    .map_err(|_| unavailable("AES-GCM encryption failed".into()))?;
+                Ok([header, ciphertext].concat())
+            }
+        }
+    }
+
+    fn encrypt_failed(&self, e: CkError) -> SealProviderError {
+        unavailable(format!(
+            "C_Encrypt ({}) with the {}: {e}",
+            self.config.mechanism, self.config.key
+        ))
     }
 
     fn decrypt(
@@ -614,16 +828,61 @@ impl Inner {
         context: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, SealProviderError> {
         let parsed = Blob::parse(blob)?;
-        let result = self.with_session(|session, key| match parsed.mechanism {
-            BlobMechanism::AesGcm => {
-                let mut iv = parsed.iv.to_vec();
-                let params = GcmParams::new(&mut iv, context, 128.into())?;
-                session
-                    .decrypt(&Mechanism::AesGcm(params), key, parsed.ciphertext)
+        if parsed.mechanism() != self.config.mechanism {
+            return Err(decrypt_error(format!(
+                "the blob was made with {}, but this seal is configured for {}",
+                parsed.mechanism(),
+                self.config.mechanism
+            )));
+        }
+        match parsed {
+            Blob::AesGcm { iv, ciphertext } => self
+                .with_session(|session, keys| {
+                    let mut iv = iv.to_vec();
+                    let params = GcmParams::new(&mut iv, context, 128.into())?;
+                    session
+                        .decrypt(&Mechanism::AesGcm(params), keys.decrypt, ciphertext)
+                        .map(Zeroizing::new)
+                })?
+                .map_err(|e| self.decrypt_failed(e)),
+            Blob::RsaOaep {
+                header,
+                wrapped_key,
+                nonce,
+                ciphertext,
+            } => {
+                let data_key = self
+                    .with_session(|session, keys| {
+                        session
+                            .decrypt(&rsa_oaep(), keys.decrypt, wrapped_key)
+                            .map(Zeroizing::new)
+                    })?
+                    .map_err(|e| self.decrypt_failed(e))?;
+                let cipher = Aes256Gcm::new_from_slice(&data_key).map_err(|_| {
+                    decrypt_error("the unwrapped data key has the wrong length".into())
+                })?;
+                cipher
+                    .decrypt(
+                        Nonce::from_slice(nonce),
+                        Payload {
+                            msg: ciphertext,
+                            aad: &[header, context].concat(),
+                        },
+                    )
                     .map(Zeroizing::new)
+                    .map_err(|_| {
+                        decrypt_error(
+                            "the value failed its integrity check (damaged blob or another \
+                             context)"
+                                .into(),
+                        )
+                    })
             }
-        })?;
-        result.map_err(|e| match e {
+        }
+    }
+
+    fn decrypt_failed(&self, e: CkError) -> SealProviderError {
+        match e {
             // SoftHSM2 reports a failed tag check as CKR_GENERAL_ERROR; others use the
             // ENCRYPTED_DATA codes.
             CkError::Pkcs11(
@@ -639,8 +898,11 @@ impl Inner {
                  context)",
                 self.config.key, self.config.token
             )),
-            e => unavailable(format!("C_Decrypt with the {}: {e}", self.config.key)),
-        })
+            e => unavailable(format!(
+                "C_Decrypt ({}) with the {}: {e}",
+                self.config.mechanism, self.config.key
+            )),
+        }
     }
 
     /// A full round trip through the HSM: proves login, key and mechanism all work.
@@ -700,12 +962,12 @@ mod tests {
     }
 
     #[test]
-    fn blob_round_trips_and_every_truncation_is_refused() {
-        let blob = Blob::encode(BlobMechanism::AesGcm, &[7; 12], &[9; 20]);
-        let parsed = Blob::parse(&blob).expect("parse");
-        assert_eq!(parsed.mechanism, BlobMechanism::AesGcm);
-        assert_eq!(parsed.iv, &[7; 12]);
-        assert_eq!(parsed.ciphertext, &[9; 20]);
+    fn aes_gcm_blob_round_trips_and_every_truncation_is_refused() {
+        let blob = Blob::encode_aes_gcm(&[7; 12], &[9; 20]);
+        let Ok(Blob::AesGcm { iv, ciphertext }) = Blob::parse(&blob) else {
+            panic!("not parsed as AES-GCM");
+        };
+        assert_eq!((iv, ciphertext), (&[7u8; 12][..], &[9u8; 20][..]));
         for len in 0..(5 + 12 + GCM_TAG_LEN) {
             assert!(
                 matches!(
@@ -718,8 +980,37 @@ mod tests {
     }
 
     #[test]
+    fn rsa_oaep_blob_round_trips_and_every_truncation_is_refused() {
+        let mut blob = Blob::rsa_oaep_header(&[5; 256], &[6; 12]).expect("header");
+        let header_len = blob.len();
+        blob.extend_from_slice(&[7; 20]);
+        let Ok(Blob::RsaOaep {
+            header,
+            wrapped_key,
+            nonce,
+            ciphertext,
+        }) = Blob::parse(&blob)
+        else {
+            panic!("not parsed as RSA-OAEP");
+        };
+        assert_eq!(header, &blob[..header_len]);
+        assert_eq!(wrapped_key, &[5; 256]);
+        assert_eq!(nonce, &[6; 12]);
+        assert_eq!(ciphertext, &[7; 20]);
+        for len in 0..header_len + GCM_TAG_LEN {
+            assert!(
+                matches!(
+                    Blob::parse(&blob[..len]),
+                    Err(SealProviderError::Decrypt { .. })
+                ),
+                "a {len}-byte prefix parsed"
+            );
+        }
+    }
+
+    #[test]
     fn blob_with_unknown_version_or_mechanism_is_refused() {
-        let mut blob = Blob::encode(BlobMechanism::AesGcm, &[7; 12], &[9; 20]);
+        let mut blob = Blob::encode_aes_gcm(&[7; 12], &[9; 20]);
         blob[2] = 2;
         assert!(matches!(
             Blob::parse(&blob),
@@ -734,35 +1025,32 @@ mod tests {
     }
 
     #[test]
-    fn rsa_oaep_mechanism_is_refused_as_not_supported_yet() {
-        for mechanism in ["CKM_RSA_PKCS_OAEP", "0x0009"] {
-            let s = settings(&[
+    fn mechanisms_are_accepted_by_name_and_number_and_others_refused() {
+        let with = |mechanism: &str| {
+            settings(&[
                 ("lib", "/x.so"),
                 ("token_label", "t"),
                 ("pin", "1"),
                 ("key_label", "k"),
                 ("mechanism", mechanism),
-            ]);
-            let err = Config::resolve(&s, &no_env).expect_err("refused");
+            ])
+        };
+        for (name, want) in [
+            ("CKM_AES_GCM", SealMechanism::AesGcm),
+            ("0x1087", SealMechanism::AesGcm),
+            ("4231", SealMechanism::AesGcm),
+            ("ckm_rsa_pkcs_oaep", SealMechanism::RsaOaep),
+            ("0x0009", SealMechanism::RsaOaep),
+        ] {
+            let config = Config::resolve(&with(name), &no_env).expect(name);
+            assert_eq!(config.mechanism, want, "{name}");
+        }
+        for bad in ["CKM_AES_CBC", "0x1082", "gcm"] {
+            let err = Config::resolve(&with(bad), &no_env).expect_err(bad);
             assert!(
-                matches!(&err, SealProviderError::Config { message, .. }
-                    if message.contains("CKM_RSA_PKCS_OAEP")),
+                matches!(&err, SealProviderError::Config { message, .. } if message.contains("mechanism")),
                 "{err}"
             );
-        }
-    }
-
-    #[test]
-    fn aes_gcm_mechanism_is_accepted_by_name_and_number() {
-        for mechanism in ["CKM_AES_GCM", "0x1087", "4231"] {
-            let s = settings(&[
-                ("lib", "/x.so"),
-                ("token_label", "t"),
-                ("pin", "1"),
-                ("key_label", "k"),
-                ("mechanism", mechanism),
-            ]);
-            Config::resolve(&s, &no_env).expect(mechanism);
         }
     }
 

@@ -32,6 +32,7 @@ const EXISTING_KEY: &str = "existing";
 const ID_KEY_LABEL: &str = "by-id";
 const ID_KEY_ID: &str = "c0ffee01";
 const SECOND_KEY: &str = "second-key";
+const RSA_PAIR: &str = "rsa-existing";
 
 static HSM: LazyLock<SoftHsm> = LazyLock::new(|| {
     let hsm = SoftHsm::start(MAIN, PIN);
@@ -42,6 +43,7 @@ static HSM: LazyLock<SoftHsm> = LazyLock::new(|| {
     hsm.create_aes_key_on(MAIN, PIN, ID_KEY_LABEL, Some(ID_KEY_ID));
     hsm.create_aes_key_on(SECOND, SECOND_PIN, SECOND_KEY, None);
     hsm.create_aes_key_on(WRONG_PIN_TOKEN, PIN, EXISTING_KEY, None);
+    hsm.create_rsa_key_pair_on(MAIN, PIN, RSA_PAIR);
     hsm.set_process_env();
     hsm
 });
@@ -581,12 +583,119 @@ async fn many_tasks_encrypt_and_decrypt_at_once() {
     }
 }
 
-#[tokio::test]
-async fn rsa_oaep_is_refused_at_open_with_a_config_error() {
-    let mut s = main_token(EXISTING_KEY);
+/// RSA-OAEP settings on MAIN for the pair `label`.
+fn rsa(label: &str) -> SealSettings {
+    let mut s = main_token(label);
     s.insert("mechanism".into(), "CKM_RSA_PKCS_OAEP".into());
-    let err = Pkcs11Seal::open_with_env(&s, &no_env)
+    s
+}
+
+#[tokio::test]
+async fn rsa_oaep_with_an_existing_pair_round_trips_values_longer_than_rsa_could_take() {
+    let seal = open(&rsa(RSA_PAIR)).await;
+    seal.check().await.expect("check");
+    // Larger than the 214 bytes RSA-2048 OAEP-SHA1 could encrypt directly: an envelope.
+    let value = vec![0x5a; 1000];
+    let blob = seal.encrypt(&value, b"ctx").await.expect("encrypt");
+    assert_eq!(
+        seal.decrypt(&blob, b"ctx")
+            .await
+            .expect("decrypt")
+            .as_slice(),
+        value.as_slice()
+    );
+    let err = seal
+        .decrypt(&blob, b"ctx2")
         .await
-        .expect_err("rsa accepted");
-    assert!(matches!(err, SealProviderError::Config { .. }), "{err}");
+        .expect_err("other context");
+    assert!(matches!(err, SealProviderError::Decrypt { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn rsa_oaep_generate_key_makes_a_pair_that_a_second_open_finds() {
+    let mut s = rsa("rsa-generated");
+    s.insert("generate_key".into(), "true".into());
+    let first = open(&s).await;
+    first.check().await.expect("check generates");
+    let blob = first.encrypt(b"kept", b"ctx").await.expect("encrypt");
+    let second = open(&rsa("rsa-generated")).await;
+    second
+        .check()
+        .await
+        .expect("exactly one pair with the label");
+    assert_eq!(
+        second
+            .decrypt(&blob, b"ctx")
+            .await
+            .expect("decrypt")
+            .as_slice(),
+        b"kept"
+    );
+}
+
+#[tokio::test]
+async fn rsa_oaep_without_a_pair_or_generate_key_names_the_key_and_token() {
+    let err = open(&rsa("no-rsa-here"))
+        .await
+        .check()
+        .await
+        .expect_err("found a missing pair");
+    let message = err.to_string();
+    assert!(matches!(err, SealProviderError::Key { .. }), "{message}");
+    assert!(
+        message.contains("no-rsa-here") && message.contains(MAIN) && message.contains("RSA"),
+        "{message}"
+    );
+    // An AES key by that label is not an RSA pair.
+    let err = open(&rsa(EXISTING_KEY))
+        .await
+        .check()
+        .await
+        .expect_err("AES key taken for RSA");
+    assert!(matches!(err, SealProviderError::Key { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn rsa_oaep_refuses_a_flipped_byte_anywhere_and_truncated_blobs() {
+    let seal = open(&rsa(RSA_PAIR)).await;
+    let blob = seal.encrypt(b"0123456789", b"ctx").await.expect("encrypt");
+    for i in 0..blob.len() {
+        let mut bad = blob.clone();
+        bad[i] ^= 0x01;
+        match seal.decrypt(&bad, b"ctx").await {
+            Err(SealProviderError::Decrypt { .. }) => {}
+            other => panic!("byte {i}: {other:?}"),
+        }
+    }
+    for len in 0..blob.len() {
+        match seal.decrypt(&blob[..len], b"ctx").await {
+            Err(SealProviderError::Decrypt { .. }) => {}
+            other => panic!("{len}-byte prefix: {other:?}"),
+        }
+    }
+    assert_eq!(
+        seal.decrypt(&blob, b"ctx")
+            .await
+            .expect("decrypt")
+            .as_slice(),
+        b"0123456789"
+    );
+}
+
+#[tokio::test]
+async fn a_blob_of_one_mechanism_is_refused_by_a_seal_of_the_other() {
+    let aes = open(&main_token(EXISTING_KEY)).await;
+    let rsa = open(&rsa(RSA_PAIR)).await;
+    let from_aes = aes.encrypt(b"x", b"ctx").await.expect("encrypt");
+    let from_rsa = rsa.encrypt(b"x", b"ctx").await.expect("encrypt");
+    for (seal, blob) in [(&rsa, &from_aes), (&aes, &from_rsa)] {
+        let err = seal
+            .decrypt(blob, b"ctx")
+            .await
+            .expect_err("other mechanism");
+        assert!(
+            matches!(&err, SealProviderError::Decrypt { message, .. } if message.contains("CKM_")),
+            "{err}"
+        );
+    }
 }

@@ -3,8 +3,8 @@
 //! [`SoftHsm::start`] writes a `softhsm2.conf` whose token directory is inside a fresh temp
 //! dir, initialises one token there with `softhsm2-util`, and removes everything when
 //! dropped. [`SoftHsm::env`] is the `SOFTHSM2_CONF` pair a child process (a coffer server)
-//! needs; [`SoftHsm::create_aes_key`] makes a key with `pkcs11-tool`, for tests that want an
-//! existing key rather than `generate_key`.
+//! needs; [`SoftHsm::create_aes_key`] (and `create_rsa_key_pair_on`) make keys with
+//! `pkcs11-tool`, for tests that want an existing key rather than `generate_key`.
 //!
 //! One instance per test binary for in-process use: SoftHSM reads `SOFTHSM2_CONF` (and scans
 //! its token directory) once, at `C_Initialize`, and `C_Initialize` happens once per process.
@@ -119,6 +119,26 @@ impl SoftHsm {
             cmd.args(["--id", id]);
         }
         self.run(&mut cmd);
+    }
+
+    /// Creates an RSA-2048 key pair `key_label` (public half: encrypt; private half: decrypt)
+    /// on the token `token_label`, for `mechanism = "CKM_RSA_PKCS_OAEP"`.
+    pub fn create_rsa_key_pair_on(&self, token_label: &str, pin: &str, key_label: &str) {
+        self.run(Command::new("pkcs11-tool").args([
+            "--module",
+            SOFTHSM_LIB,
+            "--login",
+            "--pin",
+            pin,
+            "--keypairgen",
+            "--key-type",
+            "rsa:2048",
+            "--usage-decrypt",
+            "--label",
+            key_label,
+            "--token-label",
+            token_label,
+        ]));
     }
 
     /// Creates an AES-256 key `key_label` on this store's first token.
