@@ -166,6 +166,18 @@ impl SoftHsm {
         &self.pin
     }
 
+    /// A `seal "pkcs11"` block for a coffer server using this token and key `key_label`,
+    /// creating the key on first use (`generate_key`). Pair it with [`SoftHsm::env`].
+    pub fn seal_block(&self, key_label: &str) -> String {
+        format!(
+            "seal \"pkcs11\" {{\n  lib = {lib:?}\n  token_label = {label:?}\n  pin = {pin:?}\n  \
+             key_label = {key_label:?}\n  mechanism = \"CKM_AES_GCM\"\n  generate_key = \"true\"\n}}",
+            lib = self.lib(),
+            label = self.label(),
+            pin = self.pin(),
+        )
+    }
+
     /// `SOFTHSM2_CONF` for child processes: `cmd.envs(hsm.env())`.
     pub fn env(&self) -> Vec<(String, String)> {
         vec![(
