@@ -88,6 +88,10 @@ pub async fn open_auto_seal(
 }
 
 /// As [`open_auto_seal`], with environment variables read through `env` (tests inject one).
+#[cfg_attr(
+    not(any(feature = "pkcs11", feature = "awskms")),
+    allow(unused_variables)
+)]
 pub async fn open_auto_seal_with_env(
     kind: &str,
     settings: &SealSettings,

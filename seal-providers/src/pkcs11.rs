@@ -395,10 +395,18 @@ impl Config {
                 }
             }
         };
-        let generate_key = {
-            let names = env_names("generate_key");
-            let names: Vec<&str> = names.iter().map(String::as_str).collect();
-            r.get_bool("generate_key", &names)?.unwrap_or(false)
+        let generate_key = match get("generate_key") {
+            None => false,
+            // "true"/"false", and the other spellings Go's strconv.ParseBool takes.
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "true" | "1" | "t" => true,
+                "false" | "0" | "f" => false,
+                _ => {
+                    return Err(config_error(format!(
+                        "generate_key must be \"true\" or \"false\", got {v:?}"
+                    )))
+                }
+            },
         };
         Ok(Config {
             lib,
