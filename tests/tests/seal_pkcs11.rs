@@ -314,7 +314,19 @@ fn a_missing_key_without_generate_key_is_named_and_init_is_refused() {
 #[test]
 fn a_flipped_byte_in_the_stored_root_key_is_detected_and_the_server_stays_sealed() {
     let hsm = SoftHsm::start("coffer-tamper", PIN);
-    let mut server = hsm_server(&hsm, "root-key");
+    // Embedded storage in a directory of the test's own (also in the DynamoDB pass), so the
+    // test can open it between two runs of the server.
+    let data = tempfile::tempdir().unwrap();
+    let mut server = Server::with_config(
+        Flavor::Coffer,
+        ServerOptions::persistent()
+            .storage_block(format!(
+                "storage \"embedded\" {{\n  path = {:?}\n}}\n",
+                data.path()
+            ))
+            .line(&hsm.seal_block("root-key"))
+            .env(hsm.env()),
+    );
     bao_init(&server);
     server.kill9();
     {
@@ -324,7 +336,7 @@ fn a_flipped_byte_in_the_stored_root_key_is_detected_and_the_server_stays_sealed
             .unwrap();
         rt.block_on(async {
             use coffer_core::storage::{EmbeddedStorage, Storage};
-            let storage = EmbeddedStorage::open(&server.data_dir()).unwrap();
+            let storage = EmbeddedStorage::open(data.path()).unwrap();
             let key = "default/core/root-key";
             let mut entry = storage.get(key).await.unwrap().expect("stored root key");
             let middle = entry.value.len() / 2;

@@ -50,6 +50,8 @@ pub enum SealError {
     NotInitialized,
     #[error("invalid seal configuration: {0}")]
     InvalidConfig(&'static str),
+    #[error("invalid recovery configuration: {0}")]
+    InvalidRecoveryConfig(&'static str),
     #[error("parameters {0} not applicable to seal type {1}")]
     NotApplicable(&'static str, String),
     #[error("'key' must be a valid hex or base64 string")]
@@ -275,7 +277,12 @@ impl SealManager {
                         seal.kind().into(),
                     ));
                 }
-                check_split(params.recovery_shares, params.recovery_threshold, true)?;
+                check_split(params.recovery_shares, params.recovery_threshold, true).map_err(
+                    |e| match e {
+                        SealError::InvalidConfig(why) => SealError::InvalidRecoveryConfig(why),
+                        other => other,
+                    },
+                )?;
                 self.refuse_if_initialized().await?;
                 let (n, t) = (
                     params.recovery_shares as u8,

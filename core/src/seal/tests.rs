@@ -223,7 +223,7 @@ async fn auto_seal_refuses_secret_shares_and_shamir_refuses_recovery_shares() {
     );
     assert!(matches!(
         m.initialize(recovery((1, 2))).await,
-        Err(SealError::InvalidConfig(_))
+        Err(SealError::InvalidRecoveryConfig(_))
     ));
     let shamir = manager();
     let err = shamir
