@@ -97,6 +97,13 @@ impl Store {
         self
     }
 
+    /// Serves the legacy unauthenticated `sys/rekey*` endpoints when `enabled` (OpenBao's
+    /// `disable_unauthed_rekey_endpoints = false`); off by default, as in OpenBao 2.7.
+    pub fn with_unauthed_rekey(mut self, enabled: bool) -> Self {
+        self.rotations = Rotations::new(enabled);
+        self
+    }
+
     /// Serves the unauthenticated `sys/generate-root` endpoints when `enabled` (OpenBao's
     /// `disable_unauthed_generate_root_endpoints = false`); off by default.
     pub fn with_generate_root(mut self, enabled: bool) -> Self {

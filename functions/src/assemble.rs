@@ -29,7 +29,8 @@ pub async fn build_store(config: &Config) -> anyhow::Result<Arc<Store>> {
         Store::new(storage, DEFAULT_STORE_ID)
             .with_seal(setup.clone())
             .with_audit(audit_broker(config))
-            .with_generate_root(!config.disable_unauthed_generate_root_endpoints),
+            .with_generate_root(!config.disable_unauthed_generate_root_endpoints)
+            .with_unauthed_rekey(!config.disable_unauthed_rekey_endpoints),
     );
     if let Protector::Auto(seal) = &setup.active {
         match seal.check().await {

@@ -105,6 +105,7 @@ async fn run_dev(args: ServerArgs) -> anyhow::Result<()> {
             tls: None,
             max_request_size: None,
             disable_unauthed_generate_root_endpoints: None,
+            disable_unauthed_rekey_endpoints: None,
         }],
         ..dev_config()
     };
@@ -127,6 +128,7 @@ fn dev_config() -> Config {
         audit_devices: vec![],
         disable_api_audit_creation: false,
         disable_unauthed_generate_root_endpoints: true,
+        disable_unauthed_rekey_endpoints: true,
         warnings: vec![],
     }
 }

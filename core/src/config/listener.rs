@@ -73,6 +73,8 @@ pub struct ListenerConfig {
     /// OpenBao 2.7 reads `disable_unauthed_generate_root_endpoints` here, per listener; see
     /// [`super::Config::disable_unauthed_generate_root_endpoints`] for how coffer combines it.
     pub disable_unauthed_generate_root_endpoints: Option<bool>,
+    /// Likewise `disable_unauthed_rekey_endpoints` (the legacy `sys/rekey*` endpoints).
+    pub disable_unauthed_rekey_endpoints: Option<bool>,
 }
 
 /// PEM files of the listener's certificate chain and private key.
@@ -103,6 +105,7 @@ fn parse_tcp(block: &Block, warnings: &mut Vec<String>) -> Result<ListenerConfig
     let mut key_file = None;
     let mut max_request_size = None;
     let mut disable_unauthed_generate_root_endpoints = None;
+    let mut disable_unauthed_rekey_endpoints = None;
 
     for structure in block.body().iter() {
         let name = key(structure);
@@ -127,6 +130,12 @@ fn parse_tcp(block: &Block, warnings: &mut Vec<String>) -> Result<ListenerConfig
             }
             "disable_unauthed_generate_root_endpoints" => {
                 disable_unauthed_generate_root_endpoints = Some(value::boolean(
+                    &setting,
+                    value::attribute(&setting, structure)?,
+                )?);
+            }
+            "disable_unauthed_rekey_endpoints" => {
+                disable_unauthed_rekey_endpoints = Some(value::boolean(
                     &setting,
                     value::attribute(&setting, structure)?,
                 )?);
@@ -179,6 +188,7 @@ fn parse_tcp(block: &Block, warnings: &mut Vec<String>) -> Result<ListenerConfig
         tls,
         max_request_size,
         disable_unauthed_generate_root_endpoints,
+        disable_unauthed_rekey_endpoints,
     })
 }
 

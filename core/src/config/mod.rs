@@ -93,6 +93,9 @@ pub struct Config {
     /// top level, or in every listener block (where OpenBao 2.7 reads it); coffer serves all
     /// listeners from one store, so one listener cannot open them alone.
     pub disable_unauthed_generate_root_endpoints: bool,
+    /// Whether the legacy unauthenticated `sys/rekey*` endpoints answer as OpenBao 2.7 does by
+    /// default (405/404); combined from the top level and the listeners as the one above.
+    pub disable_unauthed_rekey_endpoints: bool,
     /// One line per OpenBao setting that was accepted but has no effect here.
     pub warnings: Vec<String>,
 }
@@ -137,6 +140,7 @@ struct Reader {
     audit_devices: Vec<AuditDeviceConfig>,
     disable_api_audit_creation: Option<bool>,
     disable_unauthed_generate_root_endpoints: Option<bool>,
+    disable_unauthed_rekey_endpoints: Option<bool>,
     warnings: Vec<String>,
 }
 
@@ -226,6 +230,11 @@ impl Reader {
                 self.disable_unauthed_generate_root_endpoints = Some(v);
                 Ok(())
             }
+            "disable_unauthed_rekey_endpoints" => {
+                let v = value::boolean(setting, value::attribute(setting, structure)?)?;
+                self.disable_unauthed_rekey_endpoints = Some(v);
+                Ok(())
+            }
             "unsafe_allow_api_audit_creation" => {
                 let allow = value::boolean(setting, value::attribute(setting, structure)?)?;
                 warn(
@@ -283,6 +292,13 @@ impl Reader {
         let disable_unauthed_generate_root_endpoints = self
             .disable_unauthed_generate_root_endpoints
             .unwrap_or(!every_listener_enables);
+        let every_listener_enables_rekey = self
+            .listeners
+            .iter()
+            .all(|l| l.disable_unauthed_rekey_endpoints == Some(false));
+        let disable_unauthed_rekey_endpoints = self
+            .disable_unauthed_rekey_endpoints
+            .unwrap_or(!every_listener_enables_rekey);
         let (seal, disabled_seal) = seal::resolve(self.seals)?;
         Ok(Config {
             storage,
@@ -299,6 +315,7 @@ impl Reader {
             audit_devices: self.audit_devices,
             disable_api_audit_creation: self.disable_api_audit_creation.unwrap_or(false),
             disable_unauthed_generate_root_endpoints,
+            disable_unauthed_rekey_endpoints,
             warnings: self.warnings,
         })
     }

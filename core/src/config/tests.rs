@@ -67,6 +67,7 @@ fn full_config_sets_every_setting() {
                 }),
                 max_request_size: Some(1024),
                 disable_unauthed_generate_root_endpoints: None,
+                disable_unauthed_rekey_endpoints: None,
             }],
             seal: SealConfig::Shamir,
             disabled_seal: None,
@@ -80,6 +81,7 @@ fn full_config_sets_every_setting() {
             audit_devices: vec![],
             disable_api_audit_creation: false,
             disable_unauthed_generate_root_endpoints: true,
+            disable_unauthed_rekey_endpoints: true,
             warnings: vec![],
         }
     );
@@ -714,4 +716,20 @@ fn unauthed_generate_root_endpoints_are_disabled_unless_turned_off() {
         listener("").replace("8200", "8201")
     );
     assert!(load(&one_of_two).disable_unauthed_generate_root_endpoints);
+}
+
+#[test]
+fn unauthed_rekey_endpoints_are_disabled_unless_turned_off() {
+    let listener = |extra: &str| {
+        format!("listener \"tcp\" {{\n address = \"127.0.0.1:8200\"\n tls_disable = true\n {extra}\n}}\n")
+    };
+    let base = format!("storage \"memory\" {{}}\n{}", listener(""));
+    assert!(load(&base).disable_unauthed_rekey_endpoints);
+    let top = format!("{base}disable_unauthed_rekey_endpoints = false\n");
+    assert!(!load(&top).disable_unauthed_rekey_endpoints);
+    let in_listener = format!(
+        "storage \"memory\" {{}}\n{}",
+        listener("disable_unauthed_rekey_endpoints = false")
+    );
+    assert!(!load(&in_listener).disable_unauthed_rekey_endpoints);
 }

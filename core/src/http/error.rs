@@ -27,6 +27,9 @@ pub enum ApiError {
     NoRoute(String),
     #[error("unsupported operation")]
     UnsupportedOperation,
+    /// 404 for a path OpenBao knows but does not serve in this configuration.
+    #[error("unsupported path")]
+    UnsupportedPath,
     #[error("http: request body too large")]
     TooLarge,
     #[error("{0}")]
@@ -46,7 +49,9 @@ impl ApiError {
             ApiError::PermissionDenied | ApiError::AclDenied | ApiError::Forbidden(_) => {
                 StatusCode::FORBIDDEN
             }
-            ApiError::NotFound | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::NoRoute(_) | ApiError::UnsupportedPath => {
+                StatusCode::NOT_FOUND
+            }
             ApiError::UnsupportedOperation => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,

@@ -28,6 +28,14 @@ pub(crate) async fn handle_unauthenticated(
         "sys/leader" => status::leader(req).await?,
         "sys/generate-root/attempt" => generate_root::unauthed_attempt(store, req).await?,
         "sys/generate-root/update" => generate_root::unauthed_update(store, req).await?,
+        "sys/rekey/init" => rotate::legacy_init(store, req, RotationTarget::Root).await?,
+        "sys/rekey/update" => rotate::legacy_update(store, req, RotationTarget::Root).await?,
+        "sys/rekey-recovery-key/init" => {
+            rotate::legacy_init(store, req, RotationTarget::Recovery).await?
+        }
+        "sys/rekey-recovery-key/update" => {
+            rotate::legacy_update(store, req, RotationTarget::Recovery).await?
+        }
         _ => return Ok(None),
     };
     Ok(Some(resp))

@@ -25,36 +25,29 @@ struct Attempt {
     shares: Vec<Zeroizing<Vec<u8>>>,
 }
 
-/// This process's rotation attempts, one per target.
+/// This process's rotation attempts, one per target, and whether the legacy unauthenticated
+/// `sys/rekey*` endpoints are served.
 #[derive(Default)]
 pub struct Rotations {
+    legacy_enabled: bool,
     root: Mutex<Option<Attempt>>,
     recovery: Mutex<Option<Attempt>>,
 }
 
 impl Rotations {
+    pub fn new(legacy_enabled: bool) -> Self {
+        Rotations {
+            legacy_enabled,
+            ..Rotations::default()
+        }
+    }
+
     fn slot(&self, target: RotationTarget) -> MutexGuard<'_, Option<Attempt>> {
         let slot = match target {
             RotationTarget::Root => &self.root,
             RotationTarget::Recovery => &self.recovery,
         };
         slot.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-fn status_data(attempt: Option<&Attempt>, required: u8) -> Value {
-    match attempt {
-        None => json!({ "n": 0, "t": 0, "required": required, "started": false }),
-        Some(a) => json!({
-            "n": a.new_shares,
-            "t": a.new_threshold,
-            "nonce": a.nonce,
-            "progress": a.shares.len(),
-            "required": required,
-            "started": true,
-            "verification_nonce": "",
-            "verification_required": false,
-        }),
     }
 }
 
@@ -98,19 +91,162 @@ fn refuse_unsupported_options(req: &Request) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// What a rotation request led to; rendered as OpenBao renders it on each path family.
+enum Answer {
+    Status(Option<(String, u8, u8, usize)>, u8),
+    Cancelled,
+    Complete(String, Vec<Zeroizing<Vec<u8>>>),
+}
+
+fn snapshot(attempt: Option<&Attempt>) -> Option<(String, u8, u8, usize)> {
+    attempt.map(|a| {
+        (
+            a.nonce.clone(),
+            a.new_shares,
+            a.new_threshold,
+            a.shares.len(),
+        )
+    })
+}
+
+impl Answer {
+    /// `data` of the authenticated `sys/rotate/*` answers.
+    fn authed(self) -> Response {
+        match self {
+            Answer::Status(None, required) => {
+                Response::data(json!({ "n": 0, "t": 0, "required": required, "started": false }))
+            }
+            Answer::Status(Some((nonce, n, t, progress)), required) => Response::data(json!({
+                "n": n, "t": t, "nonce": nonce, "progress": progress, "required": required,
+                "started": true, "verification_nonce": "", "verification_required": false,
+            })),
+            Answer::Cancelled => Response::empty(),
+            Answer::Complete(nonce, keys) => Response::data(json!({
+                "backup": false, "complete": true, "keys": hex_keys(&keys),
+                "keys_base64": base64_keys(&keys), "nonce": nonce, "pgp_fingerprints": null,
+                "verification_nonce": "", "verification_required": false,
+            })),
+        }
+    }
+
+    /// The raw bodies of the legacy `sys/rekey*` endpoints.
+    fn legacy(self) -> Response {
+        match self {
+            Answer::Status(attempt, required) => {
+                let (nonce, n, t, progress) = attempt.unwrap_or_default();
+                Response::raw(
+                    200,
+                    json!({
+                        "nonce": nonce, "started": !nonce.is_empty(), "t": t, "n": n,
+                        "progress": progress, "required": required, "pgp_fingerprints": null,
+                        "backup": false, "verification_required": false,
+                    }),
+                )
+            }
+            Answer::Cancelled => Response::empty(),
+            Answer::Complete(nonce, keys) => Response::raw(
+                200,
+                json!({
+                    "nonce": nonce, "complete": true, "keys": hex_keys(&keys),
+                    "keys_base64": base64_keys(&keys), "pgp_fingerprints": null, "backup": false,
+                    "verification_required": false,
+                }),
+            ),
+        }
+    }
+}
+
+fn hex_keys(keys: &[Zeroizing<Vec<u8>>]) -> Vec<String> {
+    keys.iter().map(hex::encode).collect()
+}
+
+fn base64_keys(keys: &[Zeroizing<Vec<u8>>]) -> Vec<String> {
+    use base64::Engine;
+    keys.iter()
+        .map(|k| base64::engine::general_purpose::STANDARD.encode(k.as_slice()))
+        .collect()
+}
+
 /// `sys/rotate/<target>/init`: status (GET), start (PUT/POST), cancel (DELETE).
 pub async fn init(
     store: &Store,
     req: &Request,
     target: RotationTarget,
 ) -> Result<Response, ApiError> {
+    Ok(init_answer(store, req, target).await?.authed())
+}
+
+/// `sys/rotate/<target>/update`: one current share with the attempt's nonce; the new shares
+/// at the threshold.
+pub async fn update(
+    store: &Store,
+    req: &Request,
+    target: RotationTarget,
+) -> Result<Response, ApiError> {
+    Ok(update_answer(store, req, target).await?.authed())
+}
+
+/// Sealed first (503), then disabled: OpenBao 2.7 answers 405 on `sys/rekey/*` and 404 on
+/// `sys/rekey-recovery-key/*` unless `disable_unauthed_rekey_endpoints = false`.
+fn legacy_gate(store: &Store, target: RotationTarget) -> Result<(), ApiError> {
+    store.state()?;
+    if store.rotations.legacy_enabled {
+        return Ok(());
+    }
+    Err(match target {
+        RotationTarget::Root => ApiError::UnsupportedOperation,
+        RotationTarget::Recovery => ApiError::UnsupportedPath,
+    })
+}
+
+/// `sys/rekey/init`, `sys/rekey-recovery-key/init` (no token; off by default).
+pub async fn legacy_init(
+    store: &Store,
+    req: &Request,
+    target: RotationTarget,
+) -> Result<Response, ApiError> {
+    legacy_gate(store, target)?;
+    Ok(init_answer(store, req, target)
+        .await
+        .map_err(legacy_wording)?
+        .legacy())
+}
+
+/// `sys/rekey/update`, `sys/rekey-recovery-key/update` (no token; off by default).
+pub async fn legacy_update(
+    store: &Store,
+    req: &Request,
+    target: RotationTarget,
+) -> Result<Response, ApiError> {
+    legacy_gate(store, target)?;
+    Ok(update_answer(store, req, target)
+        .await
+        .map_err(legacy_wording)?
+        .legacy())
+}
+
+/// The legacy endpoints word one refusal differently from `sys/rotate/recovery`.
+fn legacy_wording(e: ApiError) -> ApiError {
+    match e {
+        ApiError::BadRequest(m) if m == SealError::RecoveryNotSupported.to_string() => {
+            ApiError::bad_request("recovery rekeying not supported")
+        }
+        other => other,
+    }
+}
+
+async fn init_answer(
+    store: &Store,
+    req: &Request,
+    target: RotationTarget,
+) -> Result<Answer, ApiError> {
     let (_, required) = store.seal.rotation_quorum(target).await?;
     let rotations = &store.rotations;
     match req.operation {
-        Operation::Read => Ok(Response::data(status_data(
-            rotations.slot(target).as_ref(),
+        Operation::Read => Ok(Answer::Status(
+            snapshot(rotations.slot(target).as_ref()),
             required,
-        ))),
+        )),
         Operation::Update => {
             refuse_unsupported_options(req)?;
             let shares = split_field(req, "secret_shares")?;
@@ -131,23 +267,21 @@ pub async fn init(
                 new_threshold: threshold as u8,
                 shares: Vec::new(),
             });
-            Ok(Response::data(status_data(slot.as_ref(), required)))
+            Ok(Answer::Status(snapshot(slot.as_ref()), required))
         }
         Operation::Delete => {
             *rotations.slot(target) = None;
-            Ok(Response::empty())
+            Ok(Answer::Cancelled)
         }
         _ => Err(ApiError::UnsupportedOperation),
     }
 }
 
-/// `sys/rotate/<target>/update`: one current share with the attempt's nonce; the new shares
-/// at the threshold.
-pub async fn update(
+async fn update_answer(
     store: &Store,
     req: &Request,
     target: RotationTarget,
-) -> Result<Response, ApiError> {
+) -> Result<Answer, ApiError> {
     if req.operation != Operation::Update {
         return Err(ApiError::UnsupportedOperation);
     }
@@ -156,7 +290,7 @@ pub async fn update(
         .str_field("key")
         .filter(|k| !k.is_empty())
         .ok_or_else(|| ApiError::bad_request("'key' must be specified in request body"))?;
-    let nonce = req.str_field("nonce").unwrap_or_default();
+    let nonce = req.str_field("nonce").unwrap_or_default().to_owned();
     let share = store.seal.decode_share(key).await?;
     let (shares, new_shares, new_threshold) = {
         let mut slot = store.rotations.slot(target);
@@ -176,7 +310,7 @@ pub async fn update(
         }
         attempt.shares.push(share);
         if attempt.shares.len() < required as usize {
-            return Ok(Response::data(status_data(Some(attempt), required)));
+            return Ok(Answer::Status(snapshot(Some(attempt)), required));
         }
         (
             std::mem::take(&mut attempt.shares),
@@ -190,17 +324,5 @@ pub async fn update(
         .await?;
     *store.rotations.slot(target) = None;
     tracing::info!(?target, shares = new_shares, "key shares rotated");
-    Ok(Response::data(json!({
-        "backup": false,
-        "complete": true,
-        "keys": keys.iter().map(hex::encode).collect::<Vec<_>>(),
-        "keys_base64": keys.iter().map(|k| {
-            use base64::Engine;
-            base64::engine::general_purpose::STANDARD.encode(k.as_slice())
-        }).collect::<Vec<_>>(),
-        "nonce": nonce,
-        "pgp_fingerprints": null,
-        "verification_nonce": "",
-        "verification_required": false,
-    })))
+    Ok(Answer::Complete(nonce, keys))
 }
