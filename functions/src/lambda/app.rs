@@ -38,9 +38,8 @@ pub fn service(store: Arc<Store>, max_request_size: u64) -> LambdaService {
 /// Makes an API Gateway request look like the one `coffer server` would have received.
 ///
 /// - A REST API stage (or a named HTTP API stage) prefixes the path (`/prod/v1/...`, as
-///   lambda_http reconstructs it); Vault clients address `/v1/...`, so the stage is removed.
-///   Only a stage followed by `/v1` is removed: a path without it is left for the Router to
-///   answer as it answers any unknown path.
+///   lambda_http reconstructs it); Vault clients address `/v1/...` under the stage's URL, so
+///   the stage is removed and the Router sees what server mode would (also in its errors).
 /// - The client address of the request context becomes the `ConnectInfo` the Router reads
 ///   for audit entries, as a TCP peer address is in server mode (port 0: API Gateway does not
 ///   tell the client port).
@@ -67,9 +66,19 @@ fn strip_stage(req: &mut Request, stage: &str) {
     let Some(rest) = req.uri().path().strip_prefix(&prefix) else {
         return;
     };
-    if rest != "/v1" && !rest.starts_with("/v1/") {
+    let is_api = |p: &str| p == "/v1" || p.starts_with("/v1/");
+    // A stage named `v1` is ambiguous: lambda_http leaves `/v1/sys/health` (a REST API path
+    // that already starts with the stage's name) unprefixed. Only a second `/v1` shows that
+    // the first one is the stage.
+    let is_stage = if stage == "v1" {
+        is_api(rest)
+    } else {
+        rest.is_empty() || rest.starts_with('/')
+    };
+    if !is_stage {
         return;
     }
+    let rest = if rest.is_empty() { "/" } else { rest };
     let path_and_query = match req.uri().query() {
         Some(query) => format!("{rest}?{query}"),
         None => rest.to_owned(),

@@ -238,7 +238,10 @@ mod tests {
         assert_eq!(kind, "awskms");
         assert_eq!(settings.get("kms_key_id").unwrap(), "alias/coffer-seal");
         assert_eq!(settings.get("endpoint").unwrap(), "http://127.0.0.1:5000");
-        assert!(!settings.contains_key("region"), "only what is set: {settings:?}");
+        assert!(
+            !settings.contains_key("region"),
+            "only what is set: {settings:?}"
+        );
         assert_eq!(
             config.max_request_size,
             coffer_core::config::DEFAULT_MAX_REQUEST_SIZE
@@ -276,9 +279,13 @@ mod tests {
 
     #[test]
     fn an_unknown_seal_is_refused_naming_the_variable() {
-        let err =
-            message(read(&[("COFFER_DYNAMODB_TABLE", "t"), ("COFFER_SEAL", "gcpckms")]).unwrap_err());
-        assert!(err.starts_with("COFFER_SEAL: expected awskms or pkcs11"), "{err}");
+        let err = message(
+            read(&[("COFFER_DYNAMODB_TABLE", "t"), ("COFFER_SEAL", "gcpckms")]).unwrap_err(),
+        );
+        assert!(
+            err.starts_with("COFFER_SEAL: expected awskms or pkcs11"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -325,10 +332,12 @@ mod tests {
 
     #[test]
     fn dynamodb_without_a_table_is_refused_naming_the_variable() {
-        let err = message(
-            read(&[("COFFER_SEAL", "awskms"), ("COFFER_AWSKMS_KEY_ID", "k")]).unwrap_err(),
+        let err =
+            message(read(&[("COFFER_SEAL", "awskms"), ("COFFER_AWSKMS_KEY_ID", "k")]).unwrap_err());
+        assert!(
+            err.starts_with("COFFER_DYNAMODB_TABLE is required"),
+            "{err}"
         );
-        assert!(err.starts_with("COFFER_DYNAMODB_TABLE is required"), "{err}");
     }
 
     #[test]
@@ -340,7 +349,10 @@ mod tests {
     #[test]
     fn embedded_storage_is_refused_naming_the_variable() {
         let err = message(read(&with(&[("COFFER_STORAGE", "embedded")])).unwrap_err());
-        assert!(err.starts_with("COFFER_STORAGE: expected dynamodb"), "{err}");
+        assert!(
+            err.starts_with("COFFER_STORAGE: expected dynamodb"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -378,6 +390,9 @@ mod tests {
             ])
             .unwrap_err(),
         );
-        assert!(err.starts_with("COFFER_DYNAMODB_TABLE is required"), "{err}");
+        assert!(
+            err.starts_with("COFFER_DYNAMODB_TABLE is required"),
+            "{err}"
+        );
     }
 }
