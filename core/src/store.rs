@@ -19,11 +19,12 @@ use crate::http::error::ApiError;
 use crate::logical::{Request, Response};
 use crate::mounts::{MountEntry, MountTable};
 use crate::policy::PolicyStore;
-use crate::seal::{SealError, SealManager};
+use crate::seal::{InitParams, SealError, SealManager, SealSetup};
 use crate::secrets::{self, Prefetched, View};
 use crate::storage::Storage;
 use crate::sys;
 use crate::sys::generate_root::GenerateRoot;
+use crate::sys::rotate::Rotations;
 
 /// The id of the store a single-tenant `coffer server` serves.
 pub const DEFAULT_STORE_ID: &str = "default";
@@ -44,11 +45,16 @@ pub struct Store {
     pub(crate) audit: AuditBroker,
     /// This process's `sys/generate-root` attempt, and whether those endpoints are served.
     pub(crate) generate_root: GenerateRoot,
+    /// This process's `sys/rotate/{root,recovery}` attempts.
+    pub(crate) rotations: Rotations,
 }
 
 /// What init returns to the operator, once.
 pub struct InitResult {
+    /// Unseal key shares (Shamir).
     pub keys: Vec<zeroize::Zeroizing<Vec<u8>>>,
+    /// Recovery key shares (auto seals).
+    pub recovery_keys: Vec<zeroize::Zeroizing<Vec<u8>>>,
     pub root_token: String,
 }
 
@@ -58,6 +64,15 @@ impl InitResult {
     }
     pub fn keys_base64(&self) -> Vec<String> {
         self.keys.iter().map(|k| B64.encode(k.as_slice())).collect()
+    }
+    pub fn recovery_keys_hex(&self) -> Vec<String> {
+        self.recovery_keys.iter().map(hex::encode).collect()
+    }
+    pub fn recovery_keys_base64(&self) -> Vec<String> {
+        self.recovery_keys
+            .iter()
+            .map(|k| B64.encode(k.as_slice()))
+            .collect()
     }
 }
 
@@ -71,7 +86,15 @@ impl Store {
             unsealed: RwLock::new(None),
             audit: AuditBroker::new(AuditPolicy::default(), Vec::new()),
             generate_root: GenerateRoot::default(),
+            rotations: Rotations::default(),
         }
+    }
+
+    /// Protects the root key with `setup` (an auto seal, or a migration between seals) instead
+    /// of Shamir; set before the store is first used.
+    pub fn with_seal(mut self, setup: SealSetup) -> Self {
+        self.seal = SealManager::with_setup(self.barrier.clone(), setup);
+        self
     }
 
     /// Serves the unauthenticated `sys/generate-root` endpoints when `enabled` (OpenBao's
@@ -109,17 +132,17 @@ impl Store {
     }
 
     /// Initialises the store: seal, keyring, token salt, root token and default mounts.
-    /// `extra_mounts` are added to OpenBao's defaults (dev mode adds `secret/`). The store is
-    /// left sealed unless `stay_unsealed`.
+    /// `extra_mounts` are added to OpenBao's defaults (dev mode adds `secret/`). A Shamir store
+    /// is left sealed unless `stay_unsealed`; an auto-sealed one stays unsealed, as OpenBao's.
     pub async fn initialize(
         &self,
-        shares: u32,
-        threshold: u32,
+        params: InitParams,
         root_token_id: Option<&str>,
         extra_mounts: Vec<MountEntry>,
         stay_unsealed: bool,
     ) -> Result<InitResult, ApiError> {
-        let out = self.seal.initialize(shares, threshold).await?;
+        let out = self.seal.initialize(params).await?;
+        let stay_unsealed = stay_unsealed || self.seal.is_auto();
         self.barrier.write(vec![token::new_salt_op()]).await?;
         let salt = token::load_salt(&self.barrier).await?;
         let (root_token, mut ops) = token::root_token_ops(&salt, root_token_id);
@@ -134,6 +157,7 @@ impl Store {
         }
         Ok(InitResult {
             keys: out.keys,
+            recovery_keys: out.recovery_keys,
             root_token,
         })
     }
@@ -148,23 +172,47 @@ impl Store {
         Ok(())
     }
 
-    /// Submits one unseal key share; `Ok(true)` once unsealed.
-    pub async fn submit_unseal_key(&self, key: &str) -> Result<bool, ApiError> {
-        if self.seal.submit(key).await? {
-            if self
-                .unsealed
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .is_none()
-            {
-                if let Err(e) = self.post_unseal().await {
-                    self.seal();
-                    return Err(e);
-                }
-            }
+    /// Submits one unseal (or recovery) key share; `Ok(true)` once unsealed. `migrate` is
+    /// `bao operator unseal -migrate`.
+    pub async fn submit_unseal_key(&self, key: &str, migrate: bool) -> Result<bool, ApiError> {
+        if self.seal.submit(key, migrate).await? {
+            self.finish_unseal().await?;
             return Ok(true);
         }
         Ok(false)
+    }
+
+    /// Unseals with the configured auto seal (start-up, or on demand when another process did
+    /// the init); `Ok(false)` when that is not possible without operator keys.
+    pub async fn auto_unseal(&self) -> Result<bool, ApiError> {
+        if self.seal.auto_unseal().await? {
+            self.finish_unseal().await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Loads the unsealed state once the barrier is open, or seals again if that fails.
+    async fn finish_unseal(&self) -> Result<(), ApiError> {
+        if self
+            .unsealed
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none()
+        {
+            if let Err(e) = self.post_unseal().await {
+                self.seal();
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// `bao operator seal`: seals, and an auto-sealed process stays sealed until it restarts
+    /// or is given recovery keys.
+    pub fn seal_by_operator(&self) {
+        self.seal();
+        self.seal.seal_by_operator();
     }
 
     pub fn seal(&self) {
@@ -195,6 +243,11 @@ impl Store {
 
     /// Serves one logical request.
     pub async fn handle(&self, req: Request) -> Result<Response, ApiError> {
+        if self.barrier.is_sealed() && self.seal.may_try_auto_unseal() {
+            if let Err(e) = self.auto_unseal().await {
+                tracing::error!(error = %e, "auto-unseal failed; the store stays sealed");
+            }
+        }
         if let Some(resp) = sys::handle_unauthenticated(self, &req).await? {
             return Ok(resp);
         }

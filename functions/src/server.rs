@@ -10,6 +10,7 @@ use axum_server::tls_rustls::RustlsConfig;
 use axum_server::Handle;
 use coffer_core::audit::{AuditBroker, AuditPolicy};
 use coffer_core::config::{Config, ListenerConfig, LogFormat, StorageConfig};
+use coffer_core::seal::InitParams;
 use coffer_core::store::{kv_v2_mount, Store, DEFAULT_STORE_ID};
 use tracing_subscriber::EnvFilter;
 
@@ -69,8 +70,7 @@ async fn run_dev(args: ServerArgs) -> anyhow::Result<()> {
     );
     let init = store
         .initialize(
-            1,
-            1,
+            InitParams::shamir(1, 1),
             args.dev_root_token_id.as_deref(),
             vec![kv_v2_mount("secret")],
             true,

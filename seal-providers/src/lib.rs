@@ -7,10 +7,18 @@
 //! either, and never fall back to storing anything in plaintext.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
+#[cfg(feature = "awskms")]
+pub mod awskms;
+#[cfg(feature = "pkcs11")]
+pub mod pkcs11;
+mod settings;
 pub mod shamir;
+
+pub use settings::{process_env, EnvLookup};
 
 /// Why an auto seal refused or failed. Messages name the setting, label or key at fault and
 /// never contain key material or PINs.
@@ -64,3 +72,49 @@ pub trait AutoSeal: Send + Sync {
 /// OpenBao does: BAO_HSM_* / VAULT_HSM_* / COFFER_HSM_*, AWS_* / VAULT_AWSKMS_SEAL_KEY_ID /
 /// AWS_KMS_ENDPOINT).
 pub type SealSettings = BTreeMap<String, String>;
+
+/// Opens the auto seal of a `seal "<kind>"` block, with environment fallbacks read from the
+/// process environment. It does not call [`AutoSeal::check`]: the caller does, so that it can
+/// report a start-up error (wrong PIN, missing key) in its own words.
+pub async fn open_auto_seal(
+    kind: &str,
+    settings: &SealSettings,
+) -> Result<Arc<dyn AutoSeal>, SealProviderError> {
+    open_auto_seal_with_env(kind, settings, &process_env).await
+}
+
+/// As [`open_auto_seal`], with environment variables read through `env` (tests inject one).
+pub async fn open_auto_seal_with_env(
+    kind: &str,
+    settings: &SealSettings,
+    env: EnvLookup<'_>,
+) -> Result<Arc<dyn AutoSeal>, SealProviderError> {
+    match kind {
+        #[cfg(feature = "pkcs11")]
+        "pkcs11" => Ok(Arc::new(
+            pkcs11::Pkcs11Seal::open_with_env(settings, env).await?,
+        )),
+        #[cfg(feature = "awskms")]
+        "awskms" => Ok(Arc::new(
+            awskms::AwsKmsSeal::open_with_env(settings, env).await?,
+        )),
+        #[cfg(not(feature = "pkcs11"))]
+        "pkcs11" => Err(not_built("pkcs11")),
+        #[cfg(not(feature = "awskms"))]
+        "awskms" => Err(not_built("awskms")),
+        other => Err(SealProviderError::Config {
+            kind: "unknown",
+            message: format!(
+                "unknown seal type {other:?}; supported auto seals are \"pkcs11\" and \"awskms\""
+            ),
+        }),
+    }
+}
+
+#[cfg(not(all(feature = "pkcs11", feature = "awskms")))]
+fn not_built(kind: &'static str) -> SealProviderError {
+    SealProviderError::Config {
+        kind,
+        message: format!("this build of coffer has no {kind} seal (cargo feature {kind:?} is off)"),
+    }
+}

@@ -22,6 +22,7 @@ pub mod ports;
 mod process;
 mod server;
 pub mod shape;
+pub mod softhsm;
 mod sys;
 pub mod tls;
 

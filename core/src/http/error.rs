@@ -95,6 +95,12 @@ impl From<SealError> for ApiError {
             SealError::Barrier(b) => b.into(),
             SealError::Storage(s) => s.into(),
             SealError::Corrupt => ApiError::Internal(e.to_string()),
+            // Provider messages carry no key material, but the HSM/KMS detail is the operator's
+            // business: the log has it, the client learns only that the seal failed.
+            SealError::Provider(_) => {
+                tracing::error!(error = %e, "seal provider failure");
+                ApiError::Internal("the seal could not be used; see the server log".into())
+            }
             SealError::NotInitialized => ApiError::BadRequest(e.to_string()),
             other => ApiError::BadRequest(other.to_string()),
         }

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 use super::*;
+use crate::seal::InitParams;
 use crate::storage::{CountingStorage, MemoryStorage};
 use crate::store::{kv_v2_mount, Store};
 
@@ -16,7 +17,12 @@ async fn dev_router() -> Router {
     let storage = Arc::new(CountingStorage::new(Arc::new(MemoryStorage::new())));
     let store = Arc::new(Store::new(storage, "t"));
     store
-        .initialize(1, 1, Some("root"), vec![kv_v2_mount("secret")], true)
+        .initialize(
+            InitParams::shamir(1, 1),
+            Some("root"),
+            vec![kv_v2_mount("secret")],
+            true,
+        )
         .await
         .unwrap();
     router(store, 1024)

@@ -23,6 +23,8 @@ const SUDO_PATHS: &[&str] = &[
     "sys/raw",
     "sys/raw/*",
     "sys/rotate",
+    "sys/rotate/root/*",
+    "sys/rotate/recovery/*",
     "sys/config/cors",
     "sys/config/auditing/*",
     "sys/config/ui/headers/*",

@@ -1,39 +1,46 @@
 //! Initialisation and the seal: how the root key is protected and recovered.
 //!
-//! With the Shamir seal, init draws a random key-encryption key (KEK), splits it into unseal
-//! key shares and stores the root key encrypted by the KEK at `core/root-key`. Unsealing
-//! collects shares in this process (each process unseals on its own, as each Vault node does),
-//! combines them at the threshold and opens the barrier with the recovered root key. The seal
-//! configuration is the one value stored in plaintext: status must be readable while sealed.
+//! Two ways to wrap the root key, chosen by the config:
+//! - Shamir: init draws a key-encryption key (KEK), splits it into unseal key shares and stores
+//!   the root key encrypted by it. Each process collects shares and unseals on its own, as each
+//!   Vault node does.
+//! - An auto seal (PKCS#11 HSM, AWS KMS; see coffer-seal): the provider encrypts the root key, so
+//!   a process unseals itself at start-up (one decrypt plus the keyring read). Init returns
+//!   recovery keys instead: shares of a recovery key that authorises `sys/generate-root`,
+//!   rotation, unsealing after `bao operator seal`, and seal migration, but decrypts nothing.
+//!
+//! Seal migration (`bao operator unseal -migrate`) re-wraps the root key with the configured
+//! seal once a threshold of the stored seal's operator keys is given; the operator key is kept,
+//! so Shamir unseal keys become recovery keys and back, as in OpenBao.
 //!
 //! Shares, the KEK and the root key live in zeroizing buffers and never reach logs or errors.
 
-use std::sync::{Arc, Mutex};
+mod config;
+pub mod operator_key;
+mod rotation;
 
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine;
-use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use coffer_seal::{AutoSeal, SealProviderError};
 use zeroize::Zeroizing;
 
 use crate::barrier::aead::{self, AesKey};
 use crate::barrier::{Barrier, BarrierError};
 use crate::storage::{Condition, StorageError, WriteOp};
 
+pub(crate) use config::check_split;
+pub use config::{InitParams, SealConfig};
+pub use operator_key::decode_key;
+pub use rotation::RotationTarget;
+
 pub const SEAL_CONFIG_PATH: &str = "core/seal-config";
 pub const ROOT_KEY_PATH: &str = "core/root-key";
+pub const RECOVERY_CHECK_PATH: &str = "core/recovery-key-check";
 
-/// The stored seal configuration (plaintext), as `sys/seal-status` reports it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct SealConfig {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub secret_shares: u8,
-    pub secret_threshold: u8,
-    /// The store's identity as OpenBao reports it (`vault-cluster-<hex>` and a uuid); not
-    /// secret, drawn at init.
-    pub cluster_name: String,
-    pub cluster_id: String,
-}
+/// How long an auto-sealed process that failed to unseal waits before trying again on demand.
+const AUTO_UNSEAL_RETRY: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
@@ -43,23 +50,79 @@ pub enum SealError {
     NotInitialized,
     #[error("invalid seal configuration: {0}")]
     InvalidConfig(&'static str),
+    #[error("parameters {0} not applicable to seal type {1}")]
+    NotApplicable(&'static str, String),
     #[error("'key' must be a valid hex or base64 string")]
     KeyEncoding,
     #[error("invalid key length")]
     KeyLength,
     #[error("unable to retrieve stored keys: invalid key: failed to decrypt keys from storage")]
     WrongKey,
+    #[error(
+        "invalid key: failed to verify recovery key: recovery key does not match submitted values"
+    )]
+    WrongRecoveryKey,
+    #[error("no recovery keys were created when this store was initialized")]
+    NoRecoveryKeys,
+    #[error("migrate option not provided and seal migration is pending")]
+    MigrationPending,
+    #[error("can't perform a seal migration, no migration seal found")]
+    NoMigration,
+    /// The stored root key was wrapped by a seal the config does not describe.
+    #[error("the store is sealed by a \"{stored}\" seal but the config has no seal \"{stored}\" block; add it (with disabled = \"true\" to migrate away from it)")]
+    SealMismatch { stored: String },
+    #[error("rotating the unseal keys of an auto-sealed store is not supported: rotate its recovery keys (sys/rotate/recovery)")]
+    RootRotationWithAutoSeal,
+    #[error("recovery keys not supported")]
+    RecoveryNotSupported,
     #[error("seal configuration is corrupt")]
     Corrupt,
+    #[error(transparent)]
+    Provider(#[from] SealProviderError),
     #[error(transparent)]
     Barrier(#[from] BarrierError),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
 
+/// What wraps the root key.
+#[derive(Clone)]
+pub enum Protector {
+    Shamir,
+    Auto(Arc<dyn AutoSeal>),
+}
+
+impl Protector {
+    pub fn kind(&self) -> &str {
+        match self {
+            Protector::Shamir => "shamir",
+            Protector::Auto(seal) => seal.kind(),
+        }
+    }
+}
+
+/// The configured seal and, during a migration, the one the store is moving away from.
+#[derive(Clone)]
+pub struct SealSetup {
+    pub active: Protector,
+    pub migrate_from: Option<Protector>,
+}
+
+impl Default for SealSetup {
+    fn default() -> Self {
+        SealSetup {
+            active: Protector::Shamir,
+            migrate_from: None,
+        }
+    }
+}
+
 /// What init hands back to the operator, once.
 pub struct InitOutput {
+    /// Unseal key shares (Shamir); empty with an auto seal.
     pub keys: Vec<Zeroizing<Vec<u8>>>,
+    /// Recovery key shares (auto seals).
+    pub recovery_keys: Vec<Zeroizing<Vec<u8>>>,
     pub root_key: AesKey,
 }
 
@@ -73,6 +136,10 @@ struct Progress {
 /// The seal status as `sys/seal-status` needs it.
 pub struct SealStatus {
     pub config: Option<SealConfig>,
+    /// The configured seal's type (OpenBao reports the new one during a migration).
+    pub kind: String,
+    pub recovery_seal: bool,
+    pub migration: bool,
     pub sealed: bool,
     pub progress: usize,
     pub nonce: String,
@@ -80,42 +147,27 @@ pub struct SealStatus {
 
 pub struct SealManager {
     barrier: Arc<Barrier>,
+    setup: SealSetup,
     progress: Mutex<Progress>,
-}
-
-const KEK_SHARE_LEN: usize = 33;
-
-/// Unseal keys are accepted in hex or base64, as OpenBao does.
-pub fn decode_key(key: &str) -> Result<Zeroizing<Vec<u8>>, SealError> {
-    let key = key.trim();
-    if let Ok(raw) = hex::decode(key) {
-        return Ok(Zeroizing::new(raw));
-    }
-    B64.decode(key)
-        .map(Zeroizing::new)
-        .map_err(|_| SealError::KeyEncoding)
-}
-
-/// Decodes a share and checks its length against the seal: the KEK itself with one share,
-/// a Shamir share (KEK plus its x coordinate) otherwise.
-fn check_share(config: &SealConfig, key: &str) -> Result<Zeroizing<Vec<u8>>, SealError> {
-    let share = decode_key(key)?;
-    let expected = if config.secret_shares == 1 {
-        32
-    } else {
-        KEK_SHARE_LEN
-    };
-    if share.len() != expected {
-        return Err(SealError::KeyLength);
-    }
-    Ok(share)
+    /// Set by `bao operator seal`: an auto-sealed process then stays sealed until it restarts
+    /// or is given recovery keys, as OpenBao does. Cleared by every successful unseal.
+    held_sealed: AtomicBool,
+    /// When this process last tried to unseal itself, so a broken HSM is not hammered.
+    last_auto_attempt: Mutex<Option<Instant>>,
 }
 
 impl SealManager {
     pub fn new(barrier: Arc<Barrier>) -> Self {
+        Self::with_setup(barrier, SealSetup::default())
+    }
+
+    pub fn with_setup(barrier: Arc<Barrier>, setup: SealSetup) -> Self {
         Self {
             barrier,
+            setup,
             progress: Mutex::new(Progress::default()),
+            held_sealed: AtomicBool::new(false),
+            last_auto_attempt: Mutex::new(None),
         }
     }
 
@@ -123,21 +175,46 @@ impl SealManager {
         self.progress.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub async fn config(&self) -> Result<Option<SealConfig>, SealError> {
-        let key = self.barrier.physical_key(SEAL_CONFIG_PATH);
-        match self.barrier.storage().get(&key).await? {
+    fn path(&self, path: &str) -> String {
+        self.barrier.physical_key(path)
+    }
+
+    /// The stored configuration and its storage version.
+    async fn load_config(&self) -> Result<Option<(SealConfig, u64)>, SealError> {
+        match self
+            .barrier
+            .storage()
+            .get(&self.path(SEAL_CONFIG_PATH))
+            .await?
+        {
             Some(entry) => serde_json::from_slice(&entry.value)
-                .map(Some)
+                .map(|c| Some((c, entry.version)))
                 .map_err(|_| SealError::Corrupt),
             None => Ok(None),
         }
     }
 
+    pub async fn config(&self) -> Result<Option<SealConfig>, SealError> {
+        Ok(self.load_config().await?.map(|(c, _)| c))
+    }
+
+    fn migration_pending(&self, config: &SealConfig) -> bool {
+        config.kind != self.setup.active.kind()
+    }
+
+    pub fn is_auto(&self) -> bool {
+        matches!(self.setup.active, Protector::Auto(_))
+    }
+
     pub async fn status(&self) -> Result<SealStatus, SealError> {
         let config = self.config().await?;
         let sealed = self.barrier.is_sealed();
+        let migration = config.as_ref().is_some_and(|c| self.migration_pending(c));
         let p = self.lock();
         Ok(SealStatus {
+            kind: self.setup.active.kind().to_owned(),
+            recovery_seal: self.is_auto(),
+            migration,
             config,
             sealed,
             progress: p.shares.len(),
@@ -145,79 +222,175 @@ impl SealManager {
         })
     }
 
-    /// Initialises the store: keyring, wrapped root key and seal configuration in one atomic
-    /// batch, so two processes racing to init cannot both win. Leaves the barrier unsealed so
-    /// the caller can write the root token and default mounts, then seal it.
-    pub async fn initialize(&self, shares: u32, threshold: u32) -> Result<InitOutput, SealError> {
-        if shares < 1 {
-            return Err(SealError::InvalidConfig("shares must be at least one"));
-        }
-        if shares > 255 {
-            return Err(SealError::InvalidConfig("shares must be less than 256"));
-        }
-        if threshold > shares {
-            return Err(SealError::InvalidConfig(
-                "threshold cannot be larger than shares",
-            ));
-        }
-        if shares > 1 && threshold < 2 {
-            return Err(SealError::InvalidConfig(
-                "threshold must be greater than one for multiple shares",
-            ));
-        }
-        if threshold < 1 {
-            return Err(SealError::InvalidConfig("threshold must be at least one"));
-        }
-        if self.config().await?.is_some() {
-            return Err(SealError::AlreadyInitialized);
-        }
-        let kek = AesKey::generate();
-        let keys = if shares == 1 {
-            vec![Zeroizing::new(kek.as_bytes().to_vec())]
-        } else {
-            coffer_seal::shamir::split(kek.as_bytes(), shares as usize, threshold as usize)
-                .map_err(|_| SealError::InvalidConfig("cannot split key"))?
-                .into_iter()
-                .map(|s| s.into_bytes())
-                .collect()
-        };
+    /// Initialises the store: keyring, wrapped root key, recovery verifier and seal
+    /// configuration in one atomic batch, so two processes racing to init cannot both win.
+    /// Leaves the barrier unsealed so the caller can write the root token and default mounts.
+    pub async fn initialize(&self, params: InitParams) -> Result<InitOutput, SealError> {
         let root_key = AesKey::generate();
-        let config = SealConfig {
-            kind: "shamir".into(),
-            secret_shares: shares as u8,
-            secret_threshold: threshold as u8,
-            cluster_name: format!("vault-cluster-{:08x}", rand::random::<u32>()),
-            cluster_id: uuid::Uuid::new_v4().to_string(),
+        let root_path = self.path(ROOT_KEY_PATH);
+        let cluster_name = format!("vault-cluster-{:08x}", rand::random::<u32>());
+        let cluster_id = uuid::Uuid::new_v4().to_string();
+        let (config, wrapped, keys, recovery_keys, recovery_check) = match &self.setup.active {
+            Protector::Shamir => {
+                if params.recovery_shares != 0 || params.recovery_threshold != 0 {
+                    return Err(SealError::NotApplicable(
+                        "recovery_shares,recovery_threshold",
+                        "shamir".into(),
+                    ));
+                }
+                check_split(params.secret_shares, params.secret_threshold, false)?;
+                self.refuse_if_initialized().await?;
+                let (n, t) = (params.secret_shares as u8, params.secret_threshold as u8);
+                let kek = AesKey::generate();
+                let keys = operator_key::split(&kek, n, t)?;
+                let wrapped = aead::seal(&kek, 0, root_path.as_bytes(), root_key.as_bytes());
+                let config = SealConfig {
+                    kind: "shamir".into(),
+                    secret_shares: n,
+                    secret_threshold: t,
+                    recovery_shares: 0,
+                    recovery_threshold: 0,
+                    cluster_name,
+                    cluster_id,
+                };
+                (config, wrapped, keys, Vec::new(), None)
+            }
+            Protector::Auto(seal) => {
+                if params.secret_shares != 0 || params.secret_threshold != 0 {
+                    return Err(SealError::NotApplicable(
+                        "secret_shares,secret_threshold",
+                        seal.kind().into(),
+                    ));
+                }
+                check_split(params.recovery_shares, params.recovery_threshold, true)?;
+                self.refuse_if_initialized().await?;
+                let (n, t) = (
+                    params.recovery_shares as u8,
+                    params.recovery_threshold as u8,
+                );
+                let wrapped = seal
+                    .encrypt(root_key.as_bytes(), root_path.as_bytes())
+                    .await?;
+                let (recovery_keys, check) = if n == 0 {
+                    (Vec::new(), None)
+                } else {
+                    let recovery = AesKey::generate();
+                    let check = operator_key::verifier(&recovery, &self.path(RECOVERY_CHECK_PATH));
+                    (operator_key::split(&recovery, n, t)?, Some(check))
+                };
+                let config = SealConfig {
+                    kind: seal.kind().into(),
+                    secret_shares: 1,
+                    secret_threshold: 1,
+                    recovery_shares: n,
+                    recovery_threshold: t,
+                    cluster_name,
+                    cluster_id,
+                };
+                (config, wrapped, Vec::new(), recovery_keys, check)
+            }
         };
-        let root_path = self.barrier.physical_key(ROOT_KEY_PATH);
-        let wrapped = aead::seal(&kek, 0, root_path.as_bytes(), root_key.as_bytes());
-        let extra = vec![
+        let mut extra = vec![
             WriteOp::Put {
                 key: root_path,
                 value: wrapped,
                 condition: Some(Condition::Absent),
             },
             WriteOp::Put {
-                key: self.barrier.physical_key(SEAL_CONFIG_PATH),
+                key: self.path(SEAL_CONFIG_PATH),
                 value: serde_json::to_vec(&config).expect("seal config serializes"),
                 condition: Some(Condition::Absent),
             },
         ];
+        if let Some(check) = recovery_check {
+            extra.push(WriteOp::Put {
+                key: self.path(RECOVERY_CHECK_PATH),
+                value: check,
+                condition: None,
+            });
+        }
         match self.barrier.initialize(&root_key, extra).await {
             Ok(()) => {}
             Err(BarrierError::AlreadyInitialized) => return Err(SealError::AlreadyInitialized),
             Err(e) => return Err(e.into()),
         }
-        Ok(InitOutput { keys, root_key })
+        self.held_sealed.store(false, Ordering::SeqCst);
+        Ok(InitOutput {
+            keys,
+            recovery_keys,
+            root_key,
+        })
     }
 
-    /// Adds one unseal key share. Returns `true` once the barrier is open.
-    pub async fn submit(&self, key: &str) -> Result<bool, SealError> {
-        let config = self.config().await?.ok_or(SealError::NotInitialized)?;
+    async fn refuse_if_initialized(&self) -> Result<(), SealError> {
+        if self.config().await?.is_some() {
+            return Err(SealError::AlreadyInitialized);
+        }
+        Ok(())
+    }
+
+    /// Unseals with the configured auto seal, without operator keys: at start-up, and on demand
+    /// when this process has not been sealed by an operator. `Ok(false)` when there is nothing
+    /// to do that way (Shamir, not initialized, a migration pending, sealed by an operator).
+    pub async fn auto_unseal(&self) -> Result<bool, SealError> {
+        let Protector::Auto(seal) = &self.setup.active else {
+            return Ok(false);
+        };
         if !self.barrier.is_sealed() {
             return Ok(true);
         }
-        let share = check_share(&config, key)?;
+        if self.held_sealed.load(Ordering::SeqCst) {
+            return Ok(false);
+        }
+        let Some(config) = self.config().await? else {
+            return Ok(false);
+        };
+        if self.migration_pending(&config) {
+            return Ok(false);
+        }
+        let root_key = self.unwrap_root_auto(seal).await?;
+        self.barrier.unseal(&root_key).await?;
+        Ok(true)
+    }
+
+    /// Whether a sealed request may try [`SealManager::auto_unseal`] now: an auto seal, not
+    /// sealed by an operator, and no attempt in the last [`AUTO_UNSEAL_RETRY`].
+    pub fn may_try_auto_unseal(&self) -> bool {
+        if !self.is_auto() || self.held_sealed.load(Ordering::SeqCst) {
+            return false;
+        }
+        let mut last = self
+            .last_auto_attempt
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if last.is_some_and(|at| now.duration_since(at) < AUTO_UNSEAL_RETRY) {
+            return false;
+        }
+        *last = Some(now);
+        true
+    }
+
+    /// Adds one unseal (Shamir) or recovery (auto seal) key share. Returns `true` once the
+    /// barrier is open. With `migrate`, the threshold also re-wraps the root key with the
+    /// configured seal.
+    pub async fn submit(&self, key: &str, migrate: bool) -> Result<bool, SealError> {
+        let (config, version) = self.load_config().await?.ok_or(SealError::NotInitialized)?;
+        if !self.barrier.is_sealed() {
+            return Ok(true);
+        }
+        let migrating = self.migration_pending(&config);
+        if migrating && !migrate {
+            return Err(SealError::MigrationPending);
+        }
+        if !migrating && migrate {
+            return Err(SealError::NoMigration);
+        }
+        let (n, t) = config.operator_shares();
+        if n == 0 {
+            return Err(SealError::NoRecoveryKeys);
+        }
+        let share = operator_key::decode_share(n, key)?;
         let collected: Vec<Zeroizing<Vec<u8>>> = {
             let mut p = self.lock();
             if p.shares.iter().any(|s| **s == *share) {
@@ -227,63 +400,170 @@ impl SealManager {
                 p.nonce = uuid::Uuid::new_v4().to_string();
             }
             p.shares.push(share);
-            if p.shares.len() < config.secret_threshold as usize {
+            if p.shares.len() < t as usize {
                 return Ok(false);
             }
             let taken = std::mem::take(&mut p.shares);
             p.nonce.clear();
             taken
         };
-        let root_key = self.recover_root_key(&config, &collected).await?;
+        let operator = operator_key::combine(n, t, &collected)?;
+        let root_key = self.recover_root_key(&config, &operator).await?;
+        if migrating {
+            self.migrate(&config, version, &root_key, &operator).await?;
+        }
         self.barrier.unseal(&root_key).await?;
+        self.held_sealed.store(false, Ordering::SeqCst);
         Ok(true)
     }
 
-    /// Decodes one share as `submit` accepts it (hex or base64, the seal's share length),
-    /// for callers that collect shares themselves (`sys/generate-root`).
-    pub async fn decode_share(&self, key: &str) -> Result<Zeroizing<Vec<u8>>, SealError> {
-        let config = self.config().await?.ok_or(SealError::NotInitialized)?;
-        check_share(&config, key)
+    /// The seal that wrapped the stored root key, from the config's active or disabled block.
+    fn stored_protector(&self, config: &SealConfig) -> Result<Protector, SealError> {
+        if config.is_shamir() {
+            return Ok(Protector::Shamir);
+        }
+        [Some(&self.setup.active), self.setup.migrate_from.as_ref()]
+            .into_iter()
+            .flatten()
+            .find(|p| p.kind() == config.kind)
+            .cloned()
+            .ok_or_else(|| SealError::SealMismatch {
+                stored: config.kind.clone(),
+            })
     }
 
-    /// Checks that `shares` (decoded by [`SealManager::decode_share`], at least the threshold)
-    /// recover the stored root key, exactly as unsealing would, without touching the barrier.
-    pub async fn verify_shares(&self, shares: &[Zeroizing<Vec<u8>>]) -> Result<(), SealError> {
-        let config = self.config().await?.ok_or(SealError::NotInitialized)?;
-        self.recover_root_key(&config, shares).await.map(drop)
-    }
-
-    /// Combines a threshold of shares into the KEK and unwraps the root key with it.
+    /// Checks the operator key and recovers the root key with it: Shamir unwraps with the KEK;
+    /// an auto seal verifies the recovery key, then asks the provider.
     async fn recover_root_key(
         &self,
         config: &SealConfig,
-        shares: &[Zeroizing<Vec<u8>>],
+        operator: &AesKey,
     ) -> Result<AesKey, SealError> {
-        if shares.is_empty() || shares.len() < config.secret_threshold as usize {
-            return Err(SealError::WrongKey);
+        match self.stored_protector(config)? {
+            Protector::Shamir => self.unwrap_root_with_kek(operator).await,
+            Protector::Auto(seal) => {
+                self.verify_recovery_key(operator).await?;
+                self.unwrap_root_auto(&seal).await
+            }
         }
-        let kek_bytes = if config.secret_shares == 1 {
-            shares[0].clone()
-        } else {
-            let parts: Vec<&[u8]> = shares.iter().map(|s| s.as_slice()).collect();
-            coffer_seal::shamir::combine(&parts).map_err(|_| SealError::WrongKey)?
-        };
-        let kek = AesKey::from_slice(&kek_bytes).ok_or(SealError::WrongKey)?;
-        self.unwrap_root_key(&kek).await
     }
 
-    async fn unwrap_root_key(&self, kek: &AesKey) -> Result<AesKey, SealError> {
-        let path = self.barrier.physical_key(ROOT_KEY_PATH);
+    /// Checks the operator key without touching the barrier (generate-root, rotation).
+    async fn verify_operator_key(
+        &self,
+        config: &SealConfig,
+        operator: &AesKey,
+    ) -> Result<(), SealError> {
+        if config.is_shamir() {
+            self.unwrap_root_with_kek(operator).await.map(drop)
+        } else {
+            self.verify_recovery_key(operator).await
+        }
+    }
+
+    async fn verify_recovery_key(&self, recovery: &AesKey) -> Result<(), SealError> {
+        let path = self.path(RECOVERY_CHECK_PATH);
         let entry = self
             .barrier
             .storage()
             .get(&path)
             .await?
-            .ok_or(SealError::NotInitialized)?;
+            .ok_or(SealError::NoRecoveryKeys)?;
+        operator_key::verify(recovery, &path, &entry.value)
+    }
+
+    async fn stored_root_key(&self) -> Result<Vec<u8>, SealError> {
+        Ok(self
+            .barrier
+            .storage()
+            .get(&self.path(ROOT_KEY_PATH))
+            .await?
+            .ok_or(SealError::NotInitialized)?
+            .value)
+    }
+
+    async fn unwrap_root_with_kek(&self, kek: &AesKey) -> Result<AesKey, SealError> {
+        let path = self.path(ROOT_KEY_PATH);
+        let blob = self.stored_root_key().await?;
         let raw = Zeroizing::new(
-            aead::open(kek, path.as_bytes(), &entry.value).map_err(|_| SealError::WrongKey)?,
+            aead::open(kek, path.as_bytes(), &blob).map_err(|_| SealError::WrongKey)?,
         );
         AesKey::from_slice(&raw).ok_or(SealError::Corrupt)
+    }
+
+    async fn unwrap_root_auto(&self, seal: &Arc<dyn AutoSeal>) -> Result<AesKey, SealError> {
+        let path = self.path(ROOT_KEY_PATH);
+        let blob = self.stored_root_key().await?;
+        let raw = seal.decrypt(&blob, path.as_bytes()).await?;
+        AesKey::from_slice(&raw).ok_or(SealError::Corrupt)
+    }
+
+    /// Re-wraps the root key with the configured seal, keeping the operator key: to an auto
+    /// seal, it becomes the recovery key; to Shamir, the KEK. One conditional batch on the
+    /// configuration read at the start, so a concurrent migration in another process loses.
+    async fn migrate(
+        &self,
+        old: &SealConfig,
+        version: u64,
+        root_key: &AesKey,
+        operator: &AesKey,
+    ) -> Result<(), SealError> {
+        let root_path = self.path(ROOT_KEY_PATH);
+        let check_path = self.path(RECOVERY_CHECK_PATH);
+        let (n, t) = old.operator_shares();
+        let mut config = old.clone();
+        let mut ops = Vec::new();
+        match &self.setup.active {
+            Protector::Shamir => {
+                let wrapped = aead::seal(operator, 0, root_path.as_bytes(), root_key.as_bytes());
+                ops.push(WriteOp::put(root_path, wrapped));
+                ops.push(WriteOp::delete(check_path));
+                config.kind = "shamir".into();
+                (config.secret_shares, config.secret_threshold) = (n, t);
+                (config.recovery_shares, config.recovery_threshold) = (0, 0);
+            }
+            Protector::Auto(seal) => {
+                let wrapped = seal
+                    .encrypt(root_key.as_bytes(), root_path.as_bytes())
+                    .await?;
+                ops.push(WriteOp::put(root_path, wrapped));
+                ops.push(WriteOp::put(
+                    check_path.clone(),
+                    operator_key::verifier(operator, &check_path),
+                ));
+                config.kind = seal.kind().into();
+                (config.secret_shares, config.secret_threshold) = (1, 1);
+                (config.recovery_shares, config.recovery_threshold) = (n, t);
+            }
+        }
+        ops.push(WriteOp::Put {
+            key: self.path(SEAL_CONFIG_PATH),
+            value: serde_json::to_vec(&config).expect("seal config serializes"),
+            condition: Some(Condition::Version(version)),
+        });
+        self.barrier.storage().write(ops).await?;
+        tracing::info!(from = %old.kind, to = %config.kind, "seal migration complete");
+        Ok(())
+    }
+
+    /// Decodes one operator key share as `submit` accepts it, for callers that collect shares
+    /// themselves (`sys/generate-root`, rotation).
+    pub async fn decode_share(&self, key: &str) -> Result<Zeroizing<Vec<u8>>, SealError> {
+        let config = self.config().await?.ok_or(SealError::NotInitialized)?;
+        let (n, _) = config.operator_shares();
+        if n == 0 {
+            return Err(SealError::NoRecoveryKeys);
+        }
+        operator_key::decode_share(n, key)
+    }
+
+    /// Checks that `shares` (decoded by [`SealManager::decode_share`], at least the threshold)
+    /// combine to the operator key, without touching the barrier.
+    pub async fn verify_shares(&self, shares: &[Zeroizing<Vec<u8>>]) -> Result<(), SealError> {
+        let config = self.config().await?.ok_or(SealError::NotInitialized)?;
+        let (n, t) = config.operator_shares();
+        let operator = operator_key::combine(n, t, shares)?;
+        self.verify_operator_key(&config, &operator).await
     }
 
     /// Forgets the shares submitted so far (`bao operator unseal -reset`).
@@ -296,128 +576,13 @@ impl SealManager {
         self.reset();
         self.barrier.seal();
     }
+
+    /// `bao operator seal`: as [`SealManager::seal`], and an auto-sealed process stays sealed.
+    pub fn seal_by_operator(&self) {
+        self.held_sealed.store(true, Ordering::SeqCst);
+        self.seal();
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::storage::MemoryStorage;
-
-    fn manager() -> SealManager {
-        SealManager::new(Arc::new(Barrier::new(Arc::new(MemoryStorage::new()), "s1")))
-    }
-
-    #[tokio::test]
-    async fn init_then_threshold_of_shares_unseals() {
-        let m = manager();
-        let out = m.initialize(5, 3).await.unwrap();
-        m.seal();
-        assert_eq!(out.keys.len(), 5);
-        assert!(!m.submit(&hex::encode(&*out.keys[4])).await.unwrap());
-        assert!(!m.submit(&B64.encode(&*out.keys[0])).await.unwrap());
-        assert_eq!(m.status().await.unwrap().progress, 2);
-        assert!(m.submit(&hex::encode(&*out.keys[2])).await.unwrap());
-        assert!(!m.status().await.unwrap().sealed);
-    }
-
-    #[tokio::test]
-    async fn wrong_share_at_threshold_fails_and_resets_progress() {
-        let m = manager();
-        let out = m.initialize(3, 2).await.unwrap();
-        m.seal();
-        m.submit(&hex::encode(&*out.keys[0])).await.unwrap();
-        let mut bad = out.keys[1].to_vec();
-        bad[0] ^= 1;
-        assert!(matches!(
-            m.submit(&hex::encode(bad)).await,
-            Err(SealError::WrongKey)
-        ));
-        let status = m.status().await.unwrap();
-        assert!(status.sealed);
-        assert_eq!(status.progress, 0);
-    }
-
-    #[tokio::test]
-    async fn duplicate_share_does_not_count() {
-        let m = manager();
-        let out = m.initialize(3, 2).await.unwrap();
-        m.seal();
-        let k = hex::encode(&*out.keys[0]);
-        m.submit(&k).await.unwrap();
-        assert!(!m.submit(&k).await.unwrap());
-        assert_eq!(m.status().await.unwrap().progress, 1);
-    }
-
-    #[tokio::test]
-    async fn malformed_keys_are_refused_without_progress() {
-        let m = manager();
-        m.initialize(3, 2).await.unwrap();
-        m.seal();
-        assert!(matches!(m.submit("zz!").await, Err(SealError::KeyEncoding)));
-        assert!(matches!(m.submit("aabb").await, Err(SealError::KeyLength)));
-        assert_eq!(m.status().await.unwrap().progress, 0);
-    }
-
-    #[tokio::test]
-    async fn single_share_init_unseals_with_the_key() {
-        let m = manager();
-        let out = m.initialize(1, 1).await.unwrap();
-        m.seal();
-        assert!(m.submit(&B64.encode(&*out.keys[0])).await.unwrap());
-    }
-
-    #[tokio::test]
-    async fn invalid_share_configs_and_second_init_are_refused() {
-        let m = manager();
-        assert!(matches!(
-            m.initialize(1, 2).await,
-            Err(SealError::InvalidConfig(_))
-        ));
-        assert!(matches!(
-            m.initialize(3, 1).await,
-            Err(SealError::InvalidConfig(_))
-        ));
-        assert!(matches!(
-            m.initialize(256, 2).await,
-            Err(SealError::InvalidConfig(_))
-        ));
-        assert!(matches!(
-            m.initialize(0, 0).await,
-            Err(SealError::InvalidConfig(_))
-        ));
-        m.initialize(3, 2).await.unwrap();
-        assert!(matches!(
-            m.initialize(3, 2).await,
-            Err(SealError::AlreadyInitialized)
-        ));
-    }
-
-    #[tokio::test]
-    async fn verify_shares_accepts_a_threshold_and_refuses_a_wrong_share_while_unsealed() {
-        let m = manager();
-        let out = m.initialize(5, 3).await.unwrap();
-        let good: Vec<_> = out.keys[1..4].to_vec();
-        m.verify_shares(&good).await.unwrap();
-        let mut bad = good.clone();
-        bad[2][1] ^= 1;
-        assert!(matches!(
-            m.verify_shares(&bad).await,
-            Err(SealError::WrongKey)
-        ));
-        assert!(matches!(
-            m.verify_shares(&good[..2]).await,
-            Err(SealError::WrongKey)
-        ));
-        assert!(!m.status().await.unwrap().sealed);
-    }
-
-    #[tokio::test]
-    async fn reset_clears_progress() {
-        let m = manager();
-        let out = m.initialize(3, 2).await.unwrap();
-        m.seal();
-        m.submit(&hex::encode(&*out.keys[0])).await.unwrap();
-        m.reset();
-        assert_eq!(m.status().await.unwrap().progress, 0);
-    }
-}
+mod tests;

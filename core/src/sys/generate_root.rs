@@ -234,7 +234,7 @@ impl Answer {
 
 async fn required_shares(store: &Store) -> Result<u8, ApiError> {
     let config = store.seal.config().await?.ok_or(ApiError::Sealed)?;
-    Ok(config.secret_threshold)
+    Ok(config.operator_shares().1)
 }
 
 /// Sealed first (503), then disabled (405), as OpenBao orders them.

@@ -11,7 +11,7 @@ pub fn seal(store: &Store, req: &Request) -> Result<Response, ApiError> {
     if req.operation != Operation::Update {
         return Err(ApiError::UnsupportedOperation);
     }
-    store.seal();
+    store.seal_by_operator();
     tracing::info!("store sealed by request");
     Ok(Response::empty())
 }

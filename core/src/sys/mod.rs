@@ -6,11 +6,13 @@ pub(crate) mod generate_root;
 mod keys;
 mod mounts;
 mod policy;
+pub(crate) mod rotate;
 mod status;
 
 use crate::auth::token::TokenEntry;
 use crate::http::error::ApiError;
 use crate::logical::{Request, Response};
+use crate::seal::RotationTarget;
 use crate::store::{Store, Unsealed};
 
 /// Paths served without a token and whatever the seal state, as OpenBao's.
@@ -54,6 +56,10 @@ pub(crate) async fn handle(
         "capabilities-accessor" => capabilities::capabilities_accessor(store, req).await,
         "generate-root-token/attempt" => generate_root::authed_attempt(store, req).await,
         "generate-root-token/update" => generate_root::authed_update(store, req).await,
+        "rotate/root/init" => rotate::init(store, req, RotationTarget::Root).await,
+        "rotate/root/update" => rotate::update(store, req, RotationTarget::Root).await,
+        "rotate/recovery/init" => rotate::init(store, req, RotationTarget::Recovery).await,
+        "rotate/recovery/update" => rotate::update(store, req, RotationTarget::Recovery).await,
         _ => {
             if let Some(device) = rest.strip_prefix("audit/") {
                 return audit::device(store, req, device).await;

@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 
 use crate::http::error::ApiError;
 use crate::logical::{Operation, Request, Response};
-use crate::seal::SealConfig;
+use crate::seal::{InitParams, SealConfig};
 use crate::store::Store;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -59,24 +59,28 @@ pub async fn health(store: &Store, req: &Request) -> Result<Response, ApiError> 
 
 pub async fn seal_status_body(store: &Store) -> Result<Value, ApiError> {
     let status = store.seal.status().await?;
-    let (t, n) = status
+    // With an auto seal, t and n describe the recovery keys, as OpenBao reports them.
+    let (n, t) = status
         .config
         .as_ref()
-        .map_or((0, 0), |c| (c.secret_threshold, c.secret_shares));
+        .map_or((0, 0), SealConfig::operator_shares);
     let mut body = json!({
-        "type": status.config.as_ref().map_or("shamir", |c| c.kind.as_str()),
+        "type": status.kind,
         "initialized": status.config.is_some(),
         "sealed": status.sealed,
         "t": t,
         "n": n,
         "progress": status.progress,
         "nonce": status.nonce,
-        "recovery_seal": false,
+        "recovery_seal": status.recovery_seal,
         "version": VERSION,
         "commit_date": env!("COFFER_BUILD_DATE"),
-        "migration": false,
+        "migration": status.migration,
         "storage_type": store.storage_kind(),
     });
+    if status.recovery_seal {
+        body["recovery_seal_type"] = json!("shamir");
+    }
     if let (false, Some(c)) = (status.sealed, &status.config) {
         set_cluster_identity(&mut body, c);
     }
@@ -125,15 +129,23 @@ pub async fn init(store: &Store, req: &Request) -> Result<Response, ApiError> {
                     "PGP-encrypted keys are not supported",
                 ));
             }
-            let shares = u32_field(req, "secret_shares")?;
-            let threshold = u32_field(req, "secret_threshold")?;
-            let out = store
-                .initialize(shares, threshold, None, vec![], false)
-                .await?;
-            Ok(Response::raw(
-                200,
-                json!({ "keys": out.keys_hex(), "keys_base64": out.keys_base64(), "root_token": out.root_token }),
-            ))
+            let params = InitParams {
+                secret_shares: u32_field(req, "secret_shares")?,
+                secret_threshold: u32_field(req, "secret_threshold")?,
+                recovery_shares: u32_field(req, "recovery_shares")?,
+                recovery_threshold: u32_field(req, "recovery_threshold")?,
+            };
+            let out = store.initialize(params, None, vec![], false).await?;
+            let mut body = json!({
+                "keys": out.keys_hex(),
+                "keys_base64": out.keys_base64(),
+                "root_token": out.root_token,
+            });
+            if !out.recovery_keys.is_empty() {
+                body["recovery_keys"] = json!(out.recovery_keys_hex());
+                body["recovery_keys_base64"] = json!(out.recovery_keys_base64());
+            }
+            Ok(Response::raw(200, body))
         }
         _ => Err(ApiError::UnsupportedOperation),
     }
@@ -157,7 +169,12 @@ pub async fn unseal(store: &Store, req: &Request) -> Result<Response, ApiError> 
         if !store.is_initialized().await? {
             return Err(ApiError::bad_request("Vault is not initialized"));
         }
-        store.submit_unseal_key(key).await?;
+        let migrate = match req.data.get("migrate") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(flag)) => *flag,
+            Some(_) => return Err(ApiError::bad_request("invalid value for migrate")),
+        };
+        store.submit_unseal_key(key, migrate).await?;
     }
     Ok(Response::raw(200, seal_status_body(store).await?))
 }

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 use crate::http::{router, ROUND_TRIPS_HEADER};
+use crate::seal::InitParams;
 use crate::storage::{CountingStorage, MemoryStorage, Storage};
 use crate::store::{kv_v2_mount, Store};
 
@@ -24,7 +25,12 @@ struct Reply {
 async fn dev_store(storage: Arc<dyn Storage>) -> (Arc<Store>, String) {
     let store = Arc::new(Store::new(storage, "t"));
     let init = store
-        .initialize(1, 1, Some("root"), vec![kv_v2_mount("secret")], true)
+        .initialize(
+            InitParams::shamir(1, 1),
+            Some("root"),
+            vec![kv_v2_mount("secret")],
+            true,
+        )
         .await
         .unwrap();
     (store, init.keys_base64().remove(0))
@@ -722,7 +728,7 @@ async fn a_mount_change_in_one_process_is_seen_by_another_on_its_next_request() 
     let storage: Arc<dyn Storage> = Arc::new(CountingStorage::new(Arc::new(MemoryStorage::new())));
     let (first, key) = dev_store(storage.clone()).await;
     let second = Arc::new(Store::new(storage, "t"));
-    assert!(second.submit_unseal_key(&key).await.unwrap());
+    assert!(second.submit_unseal_key(&key, false).await.unwrap());
     let a = router(first, 1024 * 1024);
     let b = router(second, 1024 * 1024);
     // b has cached the table; a adds a mount
