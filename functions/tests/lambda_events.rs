@@ -13,6 +13,7 @@ use std::sync::Arc;
 use axum::extract::ConnectInfo;
 use base64::Engine as _;
 use coffer_core::config::StorageConfig;
+use coffer_core::seal::InitParams;
 use coffer_core::store::{kv_v2_mount, Store, DEFAULT_STORE_ID};
 use coffer_functions::lambda::app;
 use lambda_http::{Body, IntoResponse};
@@ -254,7 +255,12 @@ async fn dev_store() -> Arc<Store> {
         .expect("memory storage");
     let store = Arc::new(Store::new(storage, DEFAULT_STORE_ID));
     store
-        .initialize(1, 1, Some("root"), vec![kv_v2_mount("secret")], true)
+        .initialize(
+            InitParams::shamir(1, 1),
+            Some("root"),
+            vec![kv_v2_mount("secret")],
+            true,
+        )
         .await
         .expect("dev init");
     store
