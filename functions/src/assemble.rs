@@ -6,17 +6,61 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use coffer_core::audit::{AuditBroker, AuditPolicy, DeclaredDevice};
-use coffer_core::config::{Config, StorageConfig};
+use coffer_core::config::{Config, SealConfig, StorageConfig};
+use coffer_core::seal::{Protector, SealSetup};
 use coffer_core::storage::{CountingStorage, EmbeddedStorage, MemoryStorage, Storage};
 use coffer_core::store::{Store, DEFAULT_STORE_ID};
 
-/// Opens the storage, the audit devices and the seal of `config`. The store is sealed.
+/// Opens the storage, the audit devices and the seal of `config`. With an auto seal, an
+/// initialized store is unsealed before this returns (cold start: one decrypt by the HSM or
+/// KMS, then the keyring read); if the HSM or KMS refuses (wrong PIN, missing or disabled
+/// key), the error is logged and the store stays sealed, trying again on later requests.
+/// Settings the provider cannot accept at all are a start-up error.
 pub async fn build_store(config: &Config) -> anyhow::Result<Arc<Store>> {
     let storage = open_storage(&config.storage).await?;
-    let store = Store::new(storage, DEFAULT_STORE_ID)
-        .with_audit(audit_broker(config))
-        .with_generate_root(!config.disable_unauthed_generate_root_endpoints);
-    Ok(Arc::new(store))
+    let setup = SealSetup {
+        active: open_seal(&config.seal).await?,
+        migrate_from: match &config.disabled_seal {
+            Some(seal) => Some(open_seal(seal).await?),
+            None => None,
+        },
+    };
+    let store = Arc::new(
+        Store::new(storage, DEFAULT_STORE_ID)
+            .with_seal(setup.clone())
+            .with_audit(audit_broker(config))
+            .with_generate_root(!config.disable_unauthed_generate_root_endpoints),
+    );
+    if let Protector::Auto(seal) = &setup.active {
+        match seal.check().await {
+            Ok(()) => match store.auto_unseal().await {
+                Ok(true) => tracing::info!(seal = seal.kind(), "unsealed by the auto seal"),
+                Ok(false) => tracing::info!(
+                    seal = seal.kind(),
+                    "not unsealed at start-up (not initialized, or a seal migration is pending)"
+                ),
+                Err(e) => {
+                    tracing::error!(seal = seal.kind(), error = %e, "auto-unseal failed; the store stays sealed")
+                }
+            },
+            Err(e) => {
+                tracing::error!(error = %e, "the seal cannot be used; the store stays sealed")
+            }
+        }
+    }
+    Ok(store)
+}
+
+/// The provider of one `seal` block.
+async fn open_seal(config: &SealConfig) -> anyhow::Result<Protector> {
+    Ok(match config {
+        SealConfig::Shamir => Protector::Shamir,
+        SealConfig::Auto { kind, settings } => Protector::Auto(
+            coffer_seal::open_auto_seal(kind, settings)
+                .await
+                .with_context(|| format!("configuring seal {kind:?}"))?,
+        ),
+    })
 }
 
 pub async fn open_storage(config: &StorageConfig) -> anyhow::Result<Arc<dyn Storage>> {

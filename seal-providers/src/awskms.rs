@@ -56,9 +56,11 @@ const SETTINGS: &[&str] = &[
 const CONTEXT_KEY: &str = "coffer:context";
 
 /// Bounded so that an unreachable endpoint is an error within seconds at start-up.
+/// KMS answers in milliseconds; an endpoint that accepts but never answers (a partition) is
+/// given up on after OPERATION_TIMEOUT in all, retries included.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
-const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(4);
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_ATTEMPTS: u32 = 3;
 
 const NONCE_LEN: usize = 12;

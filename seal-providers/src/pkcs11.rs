@@ -1,5 +1,5 @@
-//! The `seal "pkcs11"` auto seal: the root key is encrypted by an AES key that lives in an HSM
-//! and never leaves it, reached through a PKCS#11 library (SoftHSM2 in tests).
+//! The `seal "pkcs11"` auto seal: the root key is encrypted by a key (AES, or an RSA pair) that
+//! lives in an HSM and never leaves it, reached through a PKCS#11 library (SoftHSM2 in tests).
 //!
 //! Settings are OpenBao's: `lib`, `slot` or `token_label`, `pin`, `key_label` and/or `key_id`
 //! (hex), `mechanism`, `generate_key`. Each falls back to `COFFER_HSM_<NAME>`, then
@@ -16,14 +16,18 @@
 //!   the only OAEP SoftHSM2 implements (SHA-256 gives CKR_ARGUMENTS_BAD); OAEP-SHA1 is still
 //!   sound for encryption, and the context is bound by the GCM AAD instead of an OAEP label.
 //!
-//! The blob (see [`Blob`]) is versioned and self-describing, so a later mechanism can be added
+//! The blob (see `Blob`) is versioned and self-describing, so a later mechanism can be added
 //! without breaking stored root keys. An HSM that writes its own IV into the parameter buffer
 //! is tolerated: the IV stored is the one the buffer holds after `C_Encrypt`.
 //!
 //! Process-wide state: `C_Initialize` may run only once per library per process, so contexts
-//! live in one map keyed by library path ([`context_for`]). Logged-in sessions are pooled per
+//! live in one map keyed by library path (`context_for`). Logged-in sessions are pooled per
 //! seal (`Session` is `Send` but not `Sync`, so each is used by one task at a time); a session
-//! the HSM closed or logged out is dropped and replaced once per call.
+//! the HSM closed or logged out is dropped and replaced once per call. PKCS#11 login state is
+//! per process and token, not per session: once any session of the process is logged in to a
+//! token, a login with any PIN answers CKR_USER_ALREADY_LOGGED_IN. So the PIN of each
+//! successful login is remembered per library and slot (`LOGINS`), and a seal whose PIN differs
+//! from it is refused as a wrong PIN instead of riding on the other seal's login.
 //!
 //! Never: log, format or return the PIN or any plaintext; keep a session that failed in an
 //! unknown way (it is dropped and a fresh one opened next time).
@@ -46,6 +50,7 @@ use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 use rand::rngs::OsRng;
 use rand::RngCore;
+use secrecy::ExposeSecret;
 use zeroize::Zeroizing;
 
 use crate::settings::{process_env, EnvLookup, Resolver};
@@ -390,10 +395,18 @@ impl Config {
                 }
             }
         };
-        let generate_key = {
-            let names = env_names("generate_key");
-            let names: Vec<&str> = names.iter().map(String::as_str).collect();
-            r.get_bool("generate_key", &names)?.unwrap_or(false)
+        let generate_key = match get("generate_key") {
+            None => false,
+            // "true"/"false", and the other spellings Go's strconv.ParseBool takes.
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "true" | "1" | "t" => true,
+                "false" | "0" | "f" => false,
+                _ => {
+                    return Err(config_error(format!(
+                        "generate_key must be \"true\" or \"false\", got {v:?}"
+                    )))
+                }
+            },
         };
         Ok(Config {
             lib,
@@ -410,6 +423,18 @@ impl Config {
 /// library; every seal on the same library shares its context (and so its login state).
 static CONTEXTS: LazyLock<Mutex<HashMap<String, Pkcs11>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// The PIN that last logged in successfully, per (library, slot id): what a later login that
+/// answers CKR_USER_ALREADY_LOGGED_IN is compared with.
+static LOGINS: LazyLock<Mutex<HashMap<(String, u64), AuthPin>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// Held while any seal of the process looks a key up and maybe generates it: two sessions
+/// opened at once must not both find nothing and create two keys with one label, and SoftHSM2's
+/// file store fails key generation (CKR_TEMPLATE_INCONSISTENT, CKR_GENERAL_ERROR) when another
+/// thread creates or searches objects at the same moment. Lookups happen once per new session,
+/// so serialising them costs nothing measurable.
+static KEY_LOOKUP: Mutex<()> = Mutex::new(());
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding one of these locks leaves the data consistent (a map or a pool).
@@ -467,9 +492,6 @@ struct Inner {
     ctx: Pkcs11,
     config: Config,
     pool: Mutex<Vec<Pooled>>,
-    /// Held while looking a key up and maybe generating it, so two sessions opened at once
-    /// cannot both find nothing and create two keys with one label.
-    keygen: Mutex<()>,
     /// Sessions opened so far; see [`Pkcs11Seal::sessions_opened`].
     sessions_opened: AtomicU64,
 }
@@ -507,7 +529,6 @@ impl Pkcs11Seal {
                 ctx,
                 config,
                 pool: Mutex::new(Vec::new()),
-                keygen: Mutex::new(()),
                 sessions_opened: AtomicU64::new(0),
             }),
         })
@@ -581,9 +602,24 @@ impl Inner {
             .open_rw_session(slot)
             .map_err(|e| unavailable(format!("cannot open a session on {token}: {e}")))?;
         self.sessions_opened.fetch_add(1, Ordering::Relaxed);
+        let login_key = (self.config.lib.clone(), slot.id());
         match session.login(UserType::User, Some(&self.config.pin)) {
-            // Login state is per application and token: another session already logged in.
-            Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
+            Ok(()) => {
+                lock(&LOGINS).insert(login_key, self.config.pin.clone());
+            }
+            // Login state is per process and token: another session is already logged in, and
+            // the HSM did not look at this PIN.
+            Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {
+                let same = lock(&LOGINS).get(&login_key).is_none_or(|pin| {
+                    pin.expose_secret().as_bytes() == self.config.pin.expose_secret().as_bytes()
+                });
+                if !same {
+                    return Err(unavailable(format!(
+                        "login to {token} refused: the PIN is wrong (this process is logged in \
+                         to the token with another PIN)"
+                    )));
+                }
+            }
             Err(CkError::Pkcs11(
                 rv @ (RvError::PinIncorrect
                 | RvError::PinInvalid
@@ -636,7 +672,7 @@ impl Inner {
     }
 
     fn find_or_generate_key(&self, session: &Session) -> Result<KeyHandles, SealProviderError> {
-        let _guard = lock(&self.keygen);
+        let _guard = lock(&KEY_LOOKUP);
         let (key, token) = (&self.config.key, &self.config.token);
         let missing = |what: &str| {
             key_error(format!(

@@ -6,6 +6,7 @@
 //! so that a process can resolve two seals against different environments). Values never pass
 //! through any log or error from here: only setting names do.
 
+#[cfg(any(feature = "pkcs11", feature = "awskms"))]
 use crate::{SealProviderError, SealSettings};
 
 /// How environment variables are read while settings are resolved: name in, value out.
@@ -18,12 +19,13 @@ pub fn process_env(name: &str) -> Option<String> {
 }
 
 /// One seal block's settings plus the environment they fall back to.
+#[cfg(any(feature = "pkcs11", feature = "awskms"))]
 pub(crate) struct Resolver<'a> {
-    kind: &'static str,
     settings: &'a SealSettings,
     env: EnvLookup<'a>,
 }
 
+#[cfg(any(feature = "pkcs11", feature = "awskms"))]
 impl<'a> Resolver<'a> {
     /// Refuses any setting not in `known`, naming it: a typo must not silently fall back to
     /// an environment variable or a default.
@@ -42,11 +44,7 @@ impl<'a> Resolver<'a> {
                 ),
             });
         }
-        Ok(Resolver {
-            kind,
-            settings,
-            env,
-        })
+        Ok(Resolver { settings, env })
     }
 
     /// The setting `name` from the block, else the first of `env_names` that is set. Empty
@@ -61,28 +59,5 @@ impl<'a> Resolver<'a> {
                     .iter()
                     .find_map(|var| (self.env)(var).filter(|v| !v.is_empty()))
             })
-    }
-
-    /// A boolean setting: "true"/"false" (also "1"/"0", as Go's strconv.ParseBool takes).
-    pub(crate) fn get_bool(
-        &self,
-        name: &str,
-        env_names: &[&str],
-    ) -> Result<Option<bool>, SealProviderError> {
-        match self.get(name, env_names) {
-            None => Ok(None),
-            Some(v) => match v.to_ascii_lowercase().as_str() {
-                "true" | "1" | "t" => Ok(Some(true)),
-                "false" | "0" | "f" => Ok(Some(false)),
-                _ => Err(self.config(format!("{name} must be \"true\" or \"false\", got {v:?}"))),
-            },
-        }
-    }
-
-    pub(crate) fn config(&self, message: String) -> SealProviderError {
-        SealProviderError::Config {
-            kind: self.kind,
-            message,
-        }
     }
 }

@@ -289,6 +289,25 @@ async fn an_endpoint_nobody_listens_on_is_unavailable_within_seconds() {
 }
 
 #[tokio::test]
+async fn an_endpoint_that_never_answers_is_unavailable_not_a_hang() {
+    let moto = start_moto().await;
+    let key = create_key(&moto, "frozen").await;
+    let seal = open(&block(&moto, &key.alias)).await;
+    seal.check().await.expect("check while it answers");
+    moto.freeze();
+    let started = Instant::now();
+    let result = seal.check().await;
+    let elapsed = started.elapsed();
+    moto.thaw();
+    let err = result.expect_err("a frozen KMS answered");
+    assert!(
+        matches!(err, SealProviderError::Unavailable { .. }),
+        "{err}"
+    );
+    assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
+}
+
+#[tokio::test]
 async fn settings_fall_back_to_coffer_then_bao_then_vault_variables_and_aws_ones() {
     let moto = start_moto().await;
     let key = create_key(&moto, "from-env").await;

@@ -45,6 +45,7 @@ static HSM: LazyLock<SoftHsm> = LazyLock::new(|| {
     hsm.create_aes_key_on(WRONG_PIN_TOKEN, PIN, EXISTING_KEY, None);
     hsm.create_rsa_key_pair_on(MAIN, PIN, RSA_PAIR);
     hsm.set_process_env();
+    hsm.remove_at_exit();
     hsm
 });
 
@@ -698,4 +699,25 @@ async fn a_blob_of_one_mechanism_is_refused_by_a_seal_of_the_other() {
             "{err}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_wrong_pin_is_refused_even_when_the_process_is_already_logged_in_to_the_token() {
+    let good = open(&main_token(EXISTING_KEY)).await;
+    good.check().await.expect("check");
+    let mut s = main_token(EXISTING_KEY);
+    s.insert("pin".into(), "wrong-but-logged-in".into());
+    let bad = open(&s).await;
+    let err = bad.check().await.expect_err("wrong PIN accepted");
+    let message = err.to_string();
+    assert!(
+        matches!(err, SealProviderError::Unavailable { .. }),
+        "{message}"
+    );
+    assert!(
+        message.contains("PIN") && message.contains(MAIN),
+        "{message}"
+    );
+    assert!(!message.contains("wrong-but-logged-in"), "{message}");
+    good.check().await.expect("the right PIN still works");
 }

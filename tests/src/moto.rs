@@ -94,6 +94,53 @@ impl Moto {
         ]
     }
 
+    /// Runs one KMS call against the emulator with boto3 (shipped with moto in the venv) and
+    /// returns what the snippet prints. `call` is Python using a client named `kms`.
+    fn kms(&self, call: &str) -> String {
+        let script = format!(
+            "import boto3\nkms = boto3.client('kms', endpoint_url={endpoint:?}, region_name={REGION:?}, \
+             aws_access_key_id={ACCESS_KEY_ID:?}, aws_secret_access_key={SECRET_ACCESS_KEY:?})\n{call}\n",
+            endpoint = self.endpoint(),
+        );
+        let out = Command::new(binaries::python_bin())
+            .args(["-c", &script])
+            .output()
+            .expect("run venv python");
+        assert!(
+            out.status.success(),
+            "KMS call failed: {call}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// Creates a symmetric KMS key with alias `alias/<alias>`; returns its key id.
+    pub fn create_kms_key(&self, alias: &str) -> String {
+        self.kms(&format!(
+            "k = kms.create_key()['KeyMetadata']['KeyId']\n\
+             kms.create_alias(AliasName='alias/{alias}', TargetKeyId=k)\nprint(k)"
+        ))
+    }
+
+    /// `DisableKey` on `key_id`.
+    pub fn disable_kms_key(&self, key_id: &str) {
+        self.kms(&format!("kms.disable_key(KeyId={key_id:?})"));
+    }
+
+    /// `EnableKey` on `key_id`.
+    pub fn enable_kms_key(&self, key_id: &str) {
+        self.kms(&format!("kms.enable_key(KeyId={key_id:?})"));
+    }
+
+    /// A `seal "awskms"` block for a coffer server using `key` (id, ARN or alias) of this
+    /// emulator. Pair it with [`Moto::client_env`].
+    pub fn awskms_seal_block(&self, key: &str) -> String {
+        format!(
+            "seal \"awskms\" {{\n  region = {REGION:?}\n  kms_key_id = {key:?}\n  endpoint = {:?}\n}}\n",
+            self.endpoint()
+        )
+    }
+
     /// The `storage "dynamodb"` block of a coffer config using this emulator.
     pub fn storage_block(&self, table: &str) -> String {
         format!(

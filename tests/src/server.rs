@@ -178,6 +178,18 @@ impl Server {
         );
     }
 
+    /// Changes the config (e.g. adds or disables a `seal` block) and restarts with it, on the
+    /// same port and data dir.
+    pub fn restart_with(&mut self, change: impl FnOnce(&mut ServerOptions)) {
+        match &mut self.mode {
+            Mode::Config(opts) => change(opts),
+            Mode::Dev => panic!("a dev server has no config to change"),
+        }
+        self.stop(RESTART_GRACE);
+        self.write_config();
+        self.restart();
+    }
+
     /// Kills the process with SIGKILL (no chance to flush anything) and reaps it. Start it
     /// again with [`Server::restart`].
     pub fn kill9(&mut self) {
@@ -236,6 +248,16 @@ impl Server {
             if self.flavor == Flavor::OpenBao && opts.storage == Storage::Persistent {
                 self.cluster_port = ports::free_port();
             }
+        }
+        self.write_config();
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        self.addr = format!("{scheme}://127.0.0.1:{}", self.port);
+        self.http = Http::new(&self.addr, self.ca_cert());
+    }
+
+    /// Renders the config file of a configured server for its current ports.
+    fn write_config(&self) {
+        if let Mode::Config(opts) = &self.mode {
             let data_dir = self.data_dir();
             let hcl = config::render(
                 self.flavor,
@@ -249,9 +271,6 @@ impl Server {
             );
             fs::write(self.config_path(), hcl).expect("write config");
         }
-        let scheme = if self.tls.is_some() { "https" } else { "http" };
-        self.addr = format!("{scheme}://127.0.0.1:{}", self.port);
-        self.http = Http::new(&self.addr, self.ca_cert());
     }
 
     fn command(&self) -> Command {

@@ -9,8 +9,10 @@
 //! One instance per test binary for in-process use: SoftHSM reads `SOFTHSM2_CONF` (and scans
 //! its token directory) once, at `C_Initialize`, and `C_Initialize` happens once per process.
 //! So a test binary that loads the library itself keeps ONE `SoftHsm` in a `LazyLock`, calls
-//! [`SoftHsm::set_process_env`] and [`SoftHsm::add_token`] for every token it needs inside that
-//! initialiser (before any test touches the library), and gives each test its own key label.
+//! [`SoftHsm::add_token`] for every token it needs, [`SoftHsm::set_process_env`] and
+//! [`SoftHsm::remove_at_exit`] inside that initialiser (before any test touches the library),
+//! and gives each test its own key label. (A static is never dropped: `remove_at_exit` is
+//! what removes its directory.)
 //! Black-box tests, whose coffer servers are child processes, can each start their own.
 //!
 //! The programs come from `scripts/setup` (Debian's softhsm2 and opensc); a missing one is a
@@ -19,6 +21,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Mutex, Once};
 
 use tempfile::TempDir;
 
@@ -27,6 +30,16 @@ pub const SOFTHSM_LIB: &str = "/usr/lib/softhsm/libsofthsm2.so";
 
 /// The security officer PIN of every token the harness creates (tests never log in as SO).
 const SO_PIN: &str = "coffer-so-1234";
+
+/// Directories [`SoftHsm::remove_at_exit`] removes when the process exits.
+static REMOVE_AT_EXIT: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+extern "C" fn remove_registered_dirs() {
+    let dirs = REMOVE_AT_EXIT.lock().unwrap_or_else(|e| e.into_inner());
+    for dir in dirs.iter() {
+        let _ = fs::remove_dir_all(dir);
+    }
+}
 
 /// A SoftHSM2 token store owned by the test. See the module docs.
 pub struct SoftHsm {
@@ -166,6 +179,18 @@ impl SoftHsm {
         &self.pin
     }
 
+    /// A `seal "pkcs11"` block for a coffer server using this token and key `key_label`,
+    /// creating the key on first use (`generate_key`). Pair it with [`SoftHsm::env`].
+    pub fn seal_block(&self, key_label: &str) -> String {
+        format!(
+            "seal \"pkcs11\" {{\n  lib = {lib:?}\n  token_label = {label:?}\n  pin = {pin:?}\n  \
+             key_label = {key_label:?}\n  mechanism = \"CKM_AES_GCM\"\n  generate_key = \"true\"\n}}",
+            lib = self.lib(),
+            label = self.label(),
+            pin = self.pin(),
+        )
+    }
+
     /// `SOFTHSM2_CONF` for child processes: `cmd.envs(hsm.env())`.
     pub fn env(&self) -> Vec<(String, String)> {
         vec![(
@@ -178,6 +203,23 @@ impl SoftHsm {
     /// that holds the binary's one instance, before anything loads the library.
     pub fn set_process_env(&self) {
         std::env::set_var("SOFTHSM2_CONF", self.conf_path());
+    }
+
+    /// Removes this store's directory when the process exits, for an instance held in a
+    /// static (which is never dropped).
+    pub fn remove_at_exit(&self) {
+        REMOVE_AT_EXIT
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(self.dir.path().to_path_buf());
+        static REGISTER: Once = Once::new();
+        REGISTER.call_once(|| {
+            // SAFETY: registers a plain `extern "C"` function that neither unwinds nor needs
+            // any state beyond a static; it runs once, when the process exits.
+            unsafe {
+                libc::atexit(remove_registered_dirs);
+            }
+        });
     }
 
     fn run(&self, cmd: &mut Command) {

@@ -51,6 +51,36 @@ impl Server {
         }
     }
 
+    /// `PUT /v1/sys/init` of an auto-sealed server with `shares`/`threshold` recovery keys;
+    /// the returned `keys` are the recovery keys. Panics unless it answers 200 with no unseal
+    /// keys.
+    #[track_caller]
+    pub fn init_recovery(&self, shares: u32, threshold: u32) -> InitKeys {
+        let resp = self.http().put(
+            "/v1/sys/init",
+            None,
+            &json!({"recovery_shares": shares, "recovery_threshold": threshold}),
+        );
+        resp.assert_status(200);
+        assert_eq!(resp.json["keys"], json!([]), "{resp}");
+        let strings = |field: &str| -> Vec<String> {
+            resp.json[field]
+                .as_array()
+                .unwrap_or_else(|| panic!("init response has no `{field}` array\n{resp}"))
+                .iter()
+                .map(|k| k.as_str().expect("key is a string").to_owned())
+                .collect()
+        };
+        InitKeys {
+            keys: strings("recovery_keys"),
+            keys_base64: strings("recovery_keys_base64"),
+            root_token: resp.json["root_token"]
+                .as_str()
+                .unwrap_or_else(|| panic!("init response has no root_token\n{resp}"))
+                .to_owned(),
+        }
+    }
+
     /// Submits `keys` in order through `PUT /v1/sys/unseal` until the server reports itself
     /// unsealed, then waits until it is active. Panics if the keys run out first.
     #[track_caller]

@@ -7,7 +7,7 @@ use std::time::Duration;
 use coffer_blackbox::binaries;
 use coffer_blackbox::lambda_runtime::LambdaFunction;
 use coffer_blackbox::moto::Moto;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const SEAL_KEY: &str = "alias/coffer-seal";
 
@@ -50,26 +50,27 @@ fn median(mut values: Vec<Duration>) -> Duration {
     values[values.len() / 2]
 }
 
-/// Initialises the store through the function (hvac's `sys.initialize`) and returns the root
-/// token, unsealing with the keys if the store is not unsealed by its seal.
+/// Initialises the store through the function (hvac's `sys.initialize` with recovery shares,
+/// as for any auto seal) and returns the root token. The KMS seal unseals the store at once:
+/// no unseal keys exist, only a recovery key.
 fn initialise(function: &LambdaFunction) -> String {
     let init = function.hvac(
         None,
         r#"
-        result = client.sys.initialize(secret_shares=1, secret_threshold=1)
+        result = client.sys.initialize(recovery_shares=1, recovery_threshold=1)
         "#,
     );
-    let root = init["root_token"].as_str().expect("root token").to_owned();
-    let keys = init["keys"].as_array().cloned().unwrap_or_default();
+    assert_eq!(init["keys"], json!([]), "{init}");
+    assert_eq!(
+        init["recovery_keys"].as_array().map(Vec::len),
+        Some(1),
+        "{init}"
+    );
     let status = function.http().get("/v1/sys/seal-status", None);
-    if status.json["sealed"] == true {
-        let key = keys.first().and_then(Value::as_str).expect("an unseal key");
-        function
-            .http()
-            .put("/v1/sys/unseal", None, &json!({ "key": key }))
-            .assert_status(200);
-    }
-    root
+    assert_eq!(status.json["sealed"], false, "{status:?}");
+    assert_eq!(status.json["type"], "awskms", "{status:?}");
+    assert_eq!(status.json["recovery_seal"], true, "{status:?}");
+    init["root_token"].as_str().expect("root token").to_owned()
 }
 
 #[test]
@@ -170,24 +171,47 @@ fn hvac_runs_the_kv_lifecycle_through_the_function_url_on_dynamodb() {
 }
 
 #[test]
-fn every_fresh_instance_serves_the_store_another_instance_initialised() {
+fn every_fresh_instance_unseals_itself_and_serves_the_store_another_initialised() {
     let moto = Moto::start();
     let table = moto.fresh_table();
     create_resources(&moto, &table);
     let env = function_env(&moto, &table);
     let first = LambdaFunction::start(&env);
-    initialise(&first);
+    let root = initialise(&first);
+    first
+        .http()
+        .post(
+            "/v1/sys/mounts/secret",
+            Some(&root),
+            &json!({"type": "kv", "options": {"version": "2"}}),
+        )
+        .assert_status(204);
+    first
+        .http()
+        .post(
+            "/v1/secret/data/app",
+            Some(&root),
+            &json!({"data": {"password": "hunter2"}}),
+        )
+        .assert_status(200);
     drop(first);
 
+    // Each fresh process unseals itself with KMS during init: its very first request, an
+    // authenticated KV read, is served.
     let mut inits = Vec::new();
     let mut responses = Vec::new();
     for _ in 0..5 {
         let mut function = LambdaFunction::start(&env);
-        let status = function.http().get("/v1/sys/seal-status", None);
-        status.assert_status(200);
-        assert_eq!(status.json["initialized"], true, "{status:?}");
+        let read = function.http().get("/v1/secret/data/app", Some(&root));
+        read.assert_status(200);
+        assert_eq!(read.json["data"]["data"]["password"], "hunter2", "{read:?}");
         inits.push(function.init_duration());
         responses.push(function.first_response().expect("answered"));
+        assert!(
+            function.log().contains("unsealed by the auto seal"),
+            "{}",
+            function.log()
+        );
     }
     println!(
         "coffer-lambda cold start over {} fresh processes (binary {}): init median {:?}, \

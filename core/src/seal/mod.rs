@@ -156,6 +156,19 @@ pub struct SealManager {
     last_auto_attempt: Mutex<Option<Instant>>,
 }
 
+/// Combines operator key shares; shares that do not combine at all (two with the same x) are
+/// reported as the stored seal's wrong-key error, as a wrong share that combines would be.
+fn combine_operator(
+    config: &SealConfig,
+    parts: &[Zeroizing<Vec<u8>>],
+) -> Result<AesKey, SealError> {
+    let (n, t) = config.operator_shares();
+    operator_key::combine(n, t, parts).map_err(|e| match e {
+        SealError::WrongKey if !config.is_shamir() => SealError::WrongRecoveryKey,
+        other => other,
+    })
+}
+
 impl SealManager {
     pub fn new(barrier: Arc<Barrier>) -> Self {
         Self::with_setup(barrier, SealSetup::default())
@@ -407,7 +420,7 @@ impl SealManager {
             p.nonce.clear();
             taken
         };
-        let operator = operator_key::combine(n, t, &collected)?;
+        let operator = combine_operator(&config, &collected)?;
         let root_key = self.recover_root_key(&config, &operator).await?;
         if migrating {
             self.migrate(&config, version, &root_key, &operator).await?;
@@ -561,8 +574,7 @@ impl SealManager {
     /// combine to the operator key, without touching the barrier.
     pub async fn verify_shares(&self, shares: &[Zeroizing<Vec<u8>>]) -> Result<(), SealError> {
         let config = self.config().await?.ok_or(SealError::NotInitialized)?;
-        let (n, t) = config.operator_shares();
-        let operator = operator_key::combine(n, t, shares)?;
+        let operator = combine_operator(&config, shares)?;
         self.verify_operator_key(&config, &operator).await
     }
 

@@ -58,8 +58,7 @@ impl SealManager {
     ) -> Result<Vec<Zeroizing<Vec<u8>>>, SealError> {
         self.rotation_quorum(target).await?;
         let (mut config, version) = self.load_config().await?.ok_or(SealError::NotInitialized)?;
-        let (n, t) = config.operator_shares();
-        let current = operator_key::combine(n, t, shares)?;
+        let current = super::combine_operator(&config, shares)?;
         let fresh = AesKey::generate();
         let new = operator_key::split(&fresh, new_shares, new_threshold)?;
         let mut ops = Vec::new();

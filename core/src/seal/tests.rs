@@ -416,7 +416,7 @@ async fn rotating_recovery_keys_needs_a_threshold_of_the_old_ones() {
     assert!(matches!(
         m.complete_rotation(RotationTarget::Recovery, &out.recovery_keys[..2], 3, 2)
             .await,
-        Err(SealError::WrongKey)
+        Err(SealError::WrongRecoveryKey)
     ));
     let new = m
         .complete_rotation(RotationTarget::Recovery, &out.recovery_keys[1..4], 3, 2)
