@@ -17,6 +17,7 @@ pub mod binaries;
 mod config;
 mod http;
 mod hvac;
+pub mod lambda_runtime;
 pub mod moto;
 pub mod ports;
 mod process;
