@@ -88,6 +88,7 @@ pub fn config_from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, E
         audit_devices: vec![],
         disable_api_audit_creation: false,
         disable_unauthed_generate_root_endpoints: true,
+        disable_unauthed_rekey_endpoints: true,
         warnings: vec![],
     })
 }
