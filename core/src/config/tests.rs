@@ -81,6 +81,7 @@ fn full_config_sets_every_setting() {
             disable_api_audit_creation: false,
             disable_unauthed_generate_root_endpoints: true,
             warnings: vec![],
+            control_plane: None,
         }
     );
 }
