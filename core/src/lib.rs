@@ -15,5 +15,5 @@ pub mod seal;
 pub mod secrets;
 pub mod storage;
 pub mod store;
-pub mod tenancy;
 mod sys;
+pub mod tenancy;

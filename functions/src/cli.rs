@@ -162,13 +162,23 @@ mod tests {
 
     #[test]
     fn admin_stores_commands_parse_in_go_style() {
-        let cli = parse_strs(&["coffer", "admin", "stores", "delete", "abc", "-yes", "-format=json"]);
+        let cli = parse_strs(&[
+            "coffer",
+            "admin",
+            "stores",
+            "delete",
+            "abc",
+            "-yes",
+            "-format=json",
+        ]);
         let Command::Admin(args) = cli.command else {
             panic!("not an admin command")
         };
         let AdminCommand::Stores(stores) = args.command;
         assert_eq!(stores.format, OutputFormat::Json);
-        assert!(matches!(stores.command, StoresCommand::Delete { ref id, yes: true } if id == "abc"));
+        assert!(
+            matches!(stores.command, StoresCommand::Delete { ref id, yes: true } if id == "abc")
+        );
     }
 
     #[test]

@@ -48,20 +48,29 @@ fn create_returns_endpoint_root_token_and_unseal_keys_once() {
     assert_eq!(created["key_threshold"], 2);
     assert!(created["root_token"].as_str().unwrap().starts_with("s."));
     // show and list never carry the token or keys again.
-    let shown = cp.admin(&["stores", "show", &id, "-format=json"]).assert_ok().json();
+    let shown = cp
+        .admin(&["stores", "show", &id, "-format=json"])
+        .assert_ok()
+        .json();
     assert_eq!(shown["id"], id.as_str());
     assert_eq!(shown["sealed"], false);
     for field in ["root_token", "keys", "keys_base64", "recovery_keys"] {
         assert!(shown.get(field).is_none(), "show must not carry {field}");
     }
-    let listed = cp.admin(&["stores", "list", "-format=json"]).assert_ok().json();
+    let listed = cp
+        .admin(&["stores", "list", "-format=json"])
+        .assert_ok()
+        .json();
     let text = listed.to_string();
     assert!(text.contains(&id));
     assert!(!text.contains(created["root_token"].as_str().unwrap()));
     assert!(!text.contains(created["keys"][0].as_str().unwrap()));
     // The human form says the keys are shown once.
     let table = cp.admin(&["stores", "create"]).assert_ok().stdout.clone();
-    assert!(table.contains("Unseal Key 3:") && table.contains("Initial Root Token: s."), "{table}");
+    assert!(
+        table.contains("Unseal Key 3:") && table.contains("Initial Root Token: s."),
+        "{table}"
+    );
 }
 
 #[test]
@@ -79,7 +88,10 @@ fn the_admin_api_wants_its_own_credential_never_a_store_token() {
         .send()
         .assert_status(403);
     cp.admin_req("GET", "/v1/stores").send().assert_status(200);
-    assert!(!cp.server.log().contains(ADMIN_TOKEN), "the credential must never be logged");
+    assert!(
+        !cp.server.log().contains(ADMIN_TOKEN),
+        "the credential must never be logged"
+    );
     // The Vault listener does not serve the admin API.
     let resp = cp.server.http().req("GET", "/v1/stores").send();
     assert_eq!(resp.status, 404, "{resp}");
@@ -92,24 +104,32 @@ fn two_stores_run_the_bao_workflow_by_host_name_and_are_isolated() {
     let (b, root_b) = id_and_token(&cp.create_store(None));
     for (id, root, value) in [(&a, &root_a, "alpha"), (&b, &root_b, "bravo")] {
         cp.bao(id, Some(root), &["status"]).assert_ok();
-        cp.bao(id, Some(root), &["kv", "put", "secret/app", &format!("password={value}")])
-            .assert_ok();
+        cp.bao(
+            id,
+            Some(root),
+            &["kv", "put", "secret/app", &format!("password={value}")],
+        )
+        .assert_ok();
         let got = cp
             .bao(id, Some(root), &["kv", "get", "-format=json", "secret/app"])
             .assert_ok()
             .json();
         assert_eq!(got["data"]["data"]["password"], value);
-        cp.bao(id, Some(root), &["secrets", "enable", "-path=team", "-version=2", "kv"])
-            .assert_ok();
-        cp.bao(id, Some(root), &["policy", "list"])
-            .assert_ok();
+        cp.bao(
+            id,
+            Some(root),
+            &["secrets", "enable", "-path=team", "-version=2", "kv"],
+        )
+        .assert_ok();
+        cp.bao(id, Some(root), &["policy", "list"]).assert_ok();
     }
     // A's root token means nothing on B, and B's secret is not visible through A.
     let resp = cp
         .store_req(&b, "GET", "/v1/secret/data/app", Some(&root_a))
         .send();
     resp.assert_status(403);
-    cp.bao(&b, Some(&root_a), &["kv", "get", "secret/app"]).assert_failed();
+    cp.bao(&b, Some(&root_a), &["kv", "get", "secret/app"])
+        .assert_failed();
     let a_reads = cp
         .store_req(&a, "GET", "/v1/secret/data/app", Some(&root_a))
         .send();
@@ -212,11 +232,17 @@ fn a_plan_limits_secret_count_and_size() {
     );
     let third = put("three", "3");
     third.assert_status(429);
-    assert!(third.errors()[0].contains("secret count quota exceeded"), "{third}");
+    assert!(
+        third.errors()[0].contains("secret count quota exceeded"),
+        "{third}"
+    );
     let big = put("one", &"x".repeat(300));
     big.assert_status(413);
     assert!(big.errors()[0].contains("200 bytes"), "{big}");
-    let shown = cp.admin(&["stores", "show", &id, "-format=json"]).assert_ok().json();
+    let shown = cp
+        .admin(&["stores", "show", &id, "-format=json"])
+        .assert_ok()
+        .json();
     assert_eq!(shown["secret_count"], 2);
     cp.store_req(&id, "DELETE", "/v1/secret/metadata/two", Some(&root))
         .send()
@@ -281,7 +307,11 @@ fn upgrading_a_plan_under_load_fails_no_request_and_keeps_every_secret() {
             .flat_map(|w| w.join().unwrap())
             .collect()
     });
-    assert!(failures.is_empty(), "failed requests:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "failed requests:\n{}",
+        failures.join("\n")
+    );
     for i in 0..5 {
         let resp = cp
             .store_req(&id, "GET", &format!("/v1/secret/data/k{i}"), Some(&root))
@@ -289,7 +319,10 @@ fn upgrading_a_plan_under_load_fails_no_request_and_keeps_every_secret() {
         resp.assert_status(200);
         assert_eq!(resp.json["data"]["data"]["v"], i);
     }
-    let shown = cp.admin(&["stores", "show", &id, "-format=json"]).assert_ok().json();
+    let shown = cp
+        .admin(&["stores", "show", &id, "-format=json"])
+        .assert_ok()
+        .json();
     assert_eq!(shown["plan"]["name"], "pro");
 }
 
@@ -324,7 +357,8 @@ fn delete_needs_confirmation_removes_every_item_and_the_endpoint_answers_404() {
     gone.assert_status(404);
     assert!(gone.errors()[0].contains("no secret store"), "{gone}");
     cp.admin(&["stores", "show", &a]).assert_failed();
-    cp.bao(&b, Some(&root_b), &["kv", "get", "secret/app"]).assert_ok();
+    cp.bao(&b, Some(&root_b), &["kv", "get", "secret/app"])
+        .assert_ok();
 
     // Scan the whole table: nothing of A is left, B is whole.
     cp.server.kill9();
@@ -335,7 +369,13 @@ fn delete_needs_confirmation_removes_every_item_and_the_endpoint_answers_404() {
             .unwrap()
     });
     let of_a: Vec<_> = keys.iter().filter(|k| k.contains(a.as_str())).collect();
-    assert!(of_a.is_empty(), "items of the deleted store remain: {of_a:?}");
-    assert!(keys.iter().any(|k| k.starts_with(&format!("{b}/core/"))), "{keys:?}");
+    assert!(
+        of_a.is_empty(),
+        "items of the deleted store remain: {of_a:?}"
+    );
+    assert!(
+        keys.iter().any(|k| k.starts_with(&format!("{b}/core/"))),
+        "{keys:?}"
+    );
     assert!(keys.contains(&format!("_coffer/stores/{b}")), "{keys:?}");
 }

@@ -52,8 +52,7 @@ impl ControlPlaneConfig {
     }
 
     pub fn default_plan(&self) -> &Plan {
-        self.plan(&self.default_plan)
-            .unwrap_or(&self.plans[0])
+        self.plan(&self.default_plan).unwrap_or(&self.plans[0])
     }
 
     pub fn endpoint_of(&self, id: &str) -> String {
@@ -94,9 +93,10 @@ pub(super) fn parse(block: &Block) -> Result<ControlPlaneConfig, ConfigError> {
             }
             "admin_address" => {
                 let addr = text(structure)?;
-                admin_address = Some(addr.parse().map_err(|_| {
-                    value::invalid(&setting, format!("{addr:?} is not host:port"))
-                })?);
+                admin_address =
+                    Some(addr.parse().map_err(|_| {
+                        value::invalid(&setting, format!("{addr:?} is not host:port"))
+                    })?);
             }
             "admin_token_env" => admin_token_env = text(structure)?,
             "default_plan" => default_plan = Some(text(structure)?),
@@ -212,10 +212,22 @@ mod tests {
             ("plan \"a\" {}", "base_domain"),
             ("base_domain = \"x.com\"", "control_plane.plan"),
             ("base_domain = \"x.com\"\n plan \"a\" { rps = 1 }", "rps"),
-            ("base_domain = \"x.com\"\n default_plan = \"b\"\n plan \"a\" {}", "default_plan"),
-            ("base_domain = \"x.com\"\n endpoint = \"https://x\"\n plan \"a\" {}", "{store}"),
-            ("base_domain = \"x.com\"\n plan \"a\" {}\n plan \"a\" {}", "\"a\""),
-            ("base_domain = \"x.com\"\n admin_token = \"s3cret\"\n plan \"a\" {}", "admin_token"),
+            (
+                "base_domain = \"x.com\"\n default_plan = \"b\"\n plan \"a\" {}",
+                "default_plan",
+            ),
+            (
+                "base_domain = \"x.com\"\n endpoint = \"https://x\"\n plan \"a\" {}",
+                "{store}",
+            ),
+            (
+                "base_domain = \"x.com\"\n plan \"a\" {}\n plan \"a\" {}",
+                "\"a\"",
+            ),
+            (
+                "base_domain = \"x.com\"\n admin_token = \"s3cret\"\n plan \"a\" {}",
+                "admin_token",
+            ),
         ] {
             let err = Config::from_hcl(&format!("{BASE}control_plane {{\n {body}\n}}\n"))
                 .unwrap_err()

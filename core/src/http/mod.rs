@@ -102,10 +102,7 @@ async fn serve(
         .await?;
         let operation = logical.operation;
         let path = logical.path.clone();
-        store
-            .handle(logical)
-            .await
-            .map(|r| (r, operation, path))
+        store.handle(logical).await.map(|r| (r, operation, path))
     })
     .await;
     let mut resp = match result {

@@ -110,7 +110,10 @@ async fn keys_under_and_purge_stay_inside_the_prefix(s: &dyn Storage) {
     assert!(s.list("t6/").await.unwrap().is_empty());
     assert!(s.list("t6/b/").await.unwrap().is_empty());
     for kept in ["t60/x", "t6x", "t7/t6/y"] {
-        assert!(s.get(kept).await.unwrap().is_some(), "{kept} is outside t6/");
+        assert!(
+            s.get(kept).await.unwrap().is_some(),
+            "{kept} is outside t6/"
+        );
     }
     // Idempotent: nothing left to remove.
     assert_eq!(s.purge("t6/").await.unwrap(), 0);

@@ -36,7 +36,9 @@ pub struct SecretQuota {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Change {
     /// May create a secret; `data` says whether it carries secret data (size-limited).
-    Write { data: bool },
+    Write {
+        data: bool,
+    },
     /// May remove a secret.
     Remove,
     Neither,

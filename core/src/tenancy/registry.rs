@@ -119,7 +119,10 @@ impl Registry {
 
     fn plan_named(&self, name: &str) -> Plan {
         self.config.plan(name).cloned().unwrap_or_else(|| {
-            tracing::warn!(plan = name, "store record names an unknown plan; using the default plan");
+            tracing::warn!(
+                plan = name,
+                "store record names an unknown plan; using the default plan"
+            );
             self.config.default_plan().clone()
         })
     }
@@ -318,8 +321,7 @@ impl Registry {
         loop {
             let (mut record, version) = self.active_record(id).await?;
             record.plan = plan.name.clone();
-            match record::save(self.storage.as_ref(), &record, Condition::Version(version)).await
-            {
+            match record::save(self.storage.as_ref(), &record, Condition::Version(version)).await {
                 Ok(()) => break,
                 Err(StorageError::ConditionFailed { .. }) => continue,
                 Err(e) => return Err(e.into()),

@@ -35,14 +35,19 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             key_shares,
             key_threshold,
         } => {
-            let body = json!({ "plan": plan, "key_shares": key_shares, "key_threshold": key_threshold });
+            let body =
+                json!({ "plan": plan, "key_shares": key_shares, "key_threshold": key_threshold });
             (
-                client.call(reqwest::Method::POST, "/v1/stores", Some(body)).await?,
+                client
+                    .call(reqwest::Method::POST, "/v1/stores", Some(body))
+                    .await?,
                 render_created,
             )
         }
         StoresCommand::List => (
-            client.call(reqwest::Method::GET, "/v1/stores", None).await?,
+            client
+                .call(reqwest::Method::GET, "/v1/stores", None)
+                .await?,
             render_list,
         ),
         StoresCommand::Show { id } => (
@@ -63,7 +68,9 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         ),
         StoresCommand::Delete { id, yes } => {
             if !yes {
-                bail!("deleting store {id} removes every secret in it for good; add --yes to confirm");
+                bail!(
+                    "deleting store {id} removes every secret in it for good; add --yes to confirm"
+                );
             }
             (
                 client
@@ -146,7 +153,10 @@ fn render_created(v: &Value) -> String {
         Some(k) if !k.is_empty() => ("Unseal Key", k.clone()),
         _ => (
             "Recovery Key",
-            v["recovery_keys_base64"].as_array().cloned().unwrap_or_default(),
+            v["recovery_keys_base64"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
         ),
     };
     for (i, key) in keys.iter().enumerate() {
@@ -176,7 +186,9 @@ fn render_store(v: &Value) -> String {
 }
 
 fn render_list(v: &Value) -> String {
-    let mut out = String::from("ID            PLAN        CREATED                      SEAL      SEALED  SECRETS  REQ/S\n");
+    let mut out = String::from(
+        "ID            PLAN        CREATED                      SEAL      SEALED  SECRETS  REQ/S\n",
+    );
     for s in v["stores"].as_array().into_iter().flatten() {
         out.push_str(&format!(
             "{:<13} {:<11} {:<28} {:<9} {:<7} {:<8} {}\n",
