@@ -108,3 +108,22 @@ impl ControlPlane {
             .run()
     }
 }
+
+impl ControlPlane {
+    /// Runs `tests/console/console.mjs` (headless Chromium through playwright-core) against
+    /// this control plane's console page; see that script for what it does.
+    pub fn run_console_script(&self) -> CmdOutput {
+        let dir = binaries::repo_root().join("tests/console");
+        assert!(
+            dir.join("node_modules/playwright-core").is_dir(),
+            "playwright-core is missing: run scripts/setup (npm install in tests/console)"
+        );
+        let mut cmd = Command::new("node");
+        cmd.arg(dir.join("console.mjs"))
+            .arg(self.admin_addr())
+            .arg(ADMIN_TOKEN)
+            .current_dir(&dir);
+        process::hermetic_env(&mut cmd);
+        process::run(cmd, &self.server.scratch_dir())
+    }
+}
