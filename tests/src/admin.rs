@@ -25,16 +25,90 @@ pub struct ControlPlane {
     pub admin_port: u16,
 }
 
+/// The `control_plane` block of a test server; with an admin API on `admin_port` if given.
+fn block(plans: &str, admin_port: Option<u16>) -> String {
+    let admin = admin_port
+        .map(|p| format!("  admin_address = \"127.0.0.1:{p}\"\n"))
+        .unwrap_or_default();
+    format!(
+        "control_plane {{\n  base_domain = \"{BASE_DOMAIN}\"\n{admin}  key_shares = 3\n  key_threshold = 2\n{plans}\n}}"
+    )
+}
+
+/// A data-plane-only process (no admin API, no credential) serving the stores of the storage
+/// in `opts`.
+pub fn start_data_plane(plans: &str, opts: ServerOptions) -> Server {
+    Server::with_config(Flavor::Coffer, opts.line(&block(plans, None)))
+}
+
+/// `<id>.stores.test:PORT` of `server`.
+pub fn host(server: &Server, id: &str) -> String {
+    format!("{id}.{BASE_DOMAIN}:{}", server.port())
+}
+
+/// A Vault API request to store `id` on `server` (by `Host` header).
+pub fn store_req(server: &Server, id: &str, method: &str, path: &str, token: Option<&str>) -> Req {
+    let req = server
+        .http()
+        .req(method, path)
+        .header("Host", &host(server, id));
+    match token {
+        Some(t) => req.header("X-Vault-Token", t),
+        None => req,
+    }
+}
+
+/// Every item of a DynamoDB table on moto, as `pk`/`sk` pairs: a raw `Scan` (paged), so the
+/// proof does not depend on coffer's own storage code.
+pub fn scan_table(moto: &crate::moto::Moto, table: &str) -> Vec<(String, String)> {
+    let client = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap();
+    let mut items = Vec::new();
+    let mut start: Option<Value> = None;
+    loop {
+        let mut body = serde_json::json!({ "TableName": table });
+        if let Some(key) = start.take() {
+            body["ExclusiveStartKey"] = key;
+        }
+        let resp: Value = client
+            .post(moto.endpoint())
+            .header("X-Amz-Target", "DynamoDB_20120810.Scan")
+            .header("Content-Type", "application/x-amz-json-1.0")
+            .header(
+                "Authorization",
+                format!(
+                    "AWS4-HMAC-SHA256 Credential={}/20260101/{}/dynamodb/aws4_request, SignedHeaders=host, Signature=0",
+                    crate::moto::ACCESS_KEY_ID,
+                    crate::moto::REGION
+                ),
+            )
+            .body(body.to_string())
+            .send()
+            .expect("scan moto")
+            .json()
+            .expect("scan answer is JSON");
+        for item in resp["Items"].as_array().expect("Items in scan answer") {
+            items.push((
+                item["pk"]["S"].as_str().unwrap_or_default().to_owned(),
+                item["sk"]["S"].as_str().unwrap_or_default().to_owned(),
+            ));
+        }
+        match resp.get("LastEvaluatedKey") {
+            Some(key) if !key.is_null() => start = Some(key.clone()),
+            _ => return items,
+        }
+    }
+}
+
 impl ControlPlane {
     /// Starts a control plane with these `plan "<name>" { ... }` blocks (the first is the
     /// default) on `opts` (memory or persistent storage, extra lines).
     pub fn start(plans: &str, opts: ServerOptions) -> ControlPlane {
         let admin_port = ports::free_port();
-        let block = format!(
-            "control_plane {{\n  base_domain = \"{BASE_DOMAIN}\"\n  admin_address = \"127.0.0.1:{admin_port}\"\n  key_shares = 3\n  key_threshold = 2\n{plans}\n}}"
-        );
         let opts = opts
-            .line(&block)
+            .line(&block(plans, Some(admin_port)))
             .env(vec![("COFFER_ADMIN_TOKEN".into(), ADMIN_TOKEN.into())]);
         let server = Server::with_config(Flavor::Coffer, opts);
         let cp = ControlPlane { server, admin_port };
@@ -79,20 +153,12 @@ impl ControlPlane {
 
     /// The host name of a store.
     pub fn host(&self, id: &str) -> String {
-        format!("{id}.{BASE_DOMAIN}:{}", self.server.port())
+        host(&self.server, id)
     }
 
     /// A Vault API request to store `id` (by `Host` header).
     pub fn store_req(&self, id: &str, method: &str, path: &str, token: Option<&str>) -> Req {
-        let req = self
-            .server
-            .http()
-            .req(method, path)
-            .header("Host", &self.host(id));
-        match token {
-            Some(t) => req.header("X-Vault-Token", t),
-            None => req,
-        }
+        store_req(&self.server, id, method, path, token)
     }
 
     /// The real `bao` CLI pointed at store `id` by `BAO_ADDR` alone (see the module docs).
