@@ -13,6 +13,8 @@ pub mod plan;
 pub mod quota;
 pub mod record;
 pub mod registry;
+#[cfg(test)]
+mod tests;
 
 pub use plan::Plan;
 pub use registry::{Created, Registry, StoreSummary, TenancyError};

@@ -21,7 +21,7 @@ use crate::storage::{Condition, Storage, StorageError};
 use crate::store::{kv_v2_mount, InitResult, Store};
 
 use super::bucket::{RateMeter, TokenBucket};
-use super::host::{new_store_id, store_id_from_host};
+use super::host::{is_valid_store_id, new_store_id, store_id_from_host};
 use super::plan::{Plan, PlanCell};
 use super::quota::{read_count, SecretQuota};
 use super::record::{self, Lifecycle, StoreRecord};
@@ -308,6 +308,9 @@ impl Registry {
     }
 
     async fn active_record(&self, id: &str) -> Result<(StoreRecord, u64), TenancyError> {
+        if !is_valid_store_id(id) {
+            return Err(TenancyError::NotFound(id.to_string()));
+        }
         match record::load(self.storage.as_ref(), id).await? {
             Some((record, version)) if record.state == Lifecycle::Active => Ok((record, version)),
             _ => Err(TenancyError::NotFound(id.to_string())),
@@ -342,6 +345,9 @@ impl Registry {
     /// Deletes a store for good: every item of its keyspace, then its record. `confirm` must
     /// be the store id. Returns how many keys were removed.
     pub async fn delete(&self, id: &str, confirm: &str) -> Result<usize, TenancyError> {
+        if !is_valid_store_id(id) {
+            return Err(TenancyError::NotFound(id.to_string()));
+        }
         if confirm != id {
             return Err(TenancyError::NotConfirmed);
         }
