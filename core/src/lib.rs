@@ -16,3 +16,4 @@ pub mod secrets;
 pub mod storage;
 pub mod store;
 mod sys;
+pub mod tenancy;

@@ -25,6 +25,7 @@ use crate::storage::Storage;
 use crate::sys;
 use crate::sys::generate_root::GenerateRoot;
 use crate::sys::rotate::Rotations;
+use crate::tenancy::quota::SecretQuota;
 
 /// The id of the store a single-tenant `coffer server` serves.
 pub const DEFAULT_STORE_ID: &str = "default";
@@ -47,6 +48,8 @@ pub struct Store {
     pub(crate) generate_root: GenerateRoot,
     /// This process's `sys/rotate/{root,recovery}` attempts.
     pub(crate) rotations: Rotations,
+    /// A managed store's plan limits on KV writes (`tenancy::quota`); none when single-store.
+    pub(crate) quota: Option<SecretQuota>,
 }
 
 /// What init returns to the operator, once.
@@ -87,7 +90,14 @@ impl Store {
             audit: AuditBroker::new(AuditPolicy::default(), Vec::new()),
             generate_root: GenerateRoot::default(),
             rotations: Rotations::default(),
+            quota: None,
         }
+    }
+
+    /// Applies a plan's secret count and size limits to KV writes (managed stores).
+    pub fn with_quota(mut self, quota: SecretQuota) -> Self {
+        self.quota = Some(quota);
+        self
     }
 
     /// Protects the root key with `setup` (an auto seal, or a migration between seals) instead
@@ -323,7 +333,10 @@ impl Store {
                 return Err(ApiError::AclDenied);
             }
         }
-        secrets::handle(engine, &view, &req, rel).await
+        match &self.quota {
+            Some(quota) => quota.serve(engine, &view, &req, rel).await,
+            None => secrets::handle(engine, &view, &req, rel).await,
+        }
     }
 }
 

@@ -53,7 +53,7 @@ pub async fn build_store(config: &Config) -> anyhow::Result<Arc<Store>> {
 }
 
 /// The provider of one `seal` block.
-async fn open_seal(config: &SealConfig) -> anyhow::Result<Protector> {
+pub(crate) async fn open_seal(config: &SealConfig) -> anyhow::Result<Protector> {
     Ok(match config {
         SealConfig::Shamir => Protector::Shamir,
         SealConfig::Auto { kind, settings } => Protector::Auto(

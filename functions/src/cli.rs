@@ -24,6 +24,68 @@ pub struct Cli {
 pub enum Command {
     /// Run a server.
     Server(ServerArgs),
+    /// Manage the stores of a control plane through its admin API.
+    Admin(AdminArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AdminArgs {
+    /// The admin API (default: $COFFER_ADMIN_ADDR, else http://127.0.0.1:8300). The
+    /// credential is read from $COFFER_ADMIN_TOKEN only.
+    #[arg(long)]
+    pub address: Option<String>,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create, list, show, upgrade and delete stores.
+    Stores(StoresArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StoresArgs {
+    #[arg(long, value_enum, default_value = "table", global = true)]
+    pub format: OutputFormat,
+    #[command(subcommand)]
+    pub command: StoresCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoresCommand {
+    /// Provision and initialise a store; prints its root token and keys, once.
+    Create {
+        #[arg(long)]
+        plan: Option<String>,
+        #[arg(long = "key-shares")]
+        key_shares: Option<u32>,
+        #[arg(long = "key-threshold")]
+        key_threshold: Option<u32>,
+    },
+    /// Every store: id, plan, created, seal, sealed, secret count, request rate.
+    List,
+    /// One store.
+    Show { id: String },
+    /// Move a store to another plan (limits only; secrets are untouched).
+    Upgrade {
+        id: String,
+        #[arg(long)]
+        plan: String,
+    },
+    /// Delete a store and every item of it, irreversibly.
+    Delete {
+        id: String,
+        /// Confirms the deletion.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
 }
 
 #[derive(Debug, clap::Args)]
@@ -81,7 +143,9 @@ mod tests {
             "-dev-root-token-id=root",
             "-dev-listen-address=127.0.0.1:9",
         ]);
-        let Command::Server(args) = cli.command;
+        let Command::Server(args) = cli.command else {
+            panic!("not a server command")
+        };
         assert!(args.dev);
         assert_eq!(args.dev_root_token_id.as_deref(), Some("root"));
         assert_eq!(args.dev_listen_address.port(), 9);
@@ -90,8 +154,31 @@ mod tests {
     #[test]
     fn double_dash_flags_still_work() {
         let cli = parse_strs(&["coffer", "server", "--config", "/x.hcl"]);
-        let Command::Server(args) = cli.command;
+        let Command::Server(args) = cli.command else {
+            panic!("not a server command")
+        };
         assert_eq!(args.config.unwrap(), PathBuf::from("/x.hcl"));
+    }
+
+    #[test]
+    fn admin_stores_commands_parse_in_go_style() {
+        let cli = parse_strs(&[
+            "coffer",
+            "admin",
+            "stores",
+            "delete",
+            "abc",
+            "-yes",
+            "-format=json",
+        ]);
+        let Command::Admin(args) = cli.command else {
+            panic!("not an admin command")
+        };
+        let AdminCommand::Stores(stores) = args.command;
+        assert_eq!(stores.format, OutputFormat::Json);
+        assert!(
+            matches!(stores.command, StoresCommand::Delete { ref id, yes: true } if id == "abc")
+        );
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub async fn run(args: ServerArgs) -> anyhow::Result<()> {
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
+    if let Some(control_plane) = config.control_plane.clone() {
+        return crate::admin::serve::run(&config, control_plane).await;
+    }
     let store = assemble::build_store(&config).await?;
     tracing::info!(
         storage = store.storage_kind(),
@@ -130,6 +133,7 @@ fn dev_config() -> Config {
         disable_unauthed_generate_root_endpoints: true,
         disable_unauthed_rekey_endpoints: true,
         warnings: vec![],
+        control_plane: None,
     }
 }
 
@@ -150,12 +154,32 @@ fn reopen_audit_on_sighup(store: Arc<Store>) {
 
 async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
     reopen_audit_on_sighup(store.clone());
+    serve_api(
+        config,
+        |limit| coffer_core::http::router(store.clone(), limit),
+        None,
+    )
+    .await
+}
+
+/// Serves the Vault API (`api(max_request_size)`) on every listener of `config`, and `admin`
+/// (the control plane's admin API, plain HTTP) on its own address, until SIGINT/SIGTERM.
+pub(crate) async fn serve_api(
+    config: &Config,
+    api: impl Fn(u64) -> axum::Router,
+    admin: Option<(SocketAddr, axum::Router)>,
+) -> anyhow::Result<()> {
     let handle = Handle::new();
     let mut tasks = Vec::new();
+    if let Some((addr, router)) = admin {
+        let server = axum_server::bind(addr).handle(handle.clone());
+        let app = router.into_make_service_with_connect_info::<SocketAddr>();
+        tasks.push(tokio::spawn(async move { server.serve(app).await }));
+        tracing::info!(%addr, "admin API listening");
+    }
     for listener in &config.listeners {
         let limit = listener.max_request_size.unwrap_or(config.max_request_size);
-        let app = coffer_core::http::router(store.clone(), limit)
-            .into_make_service_with_connect_info::<SocketAddr>();
+        let app = api(limit).into_make_service_with_connect_info::<SocketAddr>();
         let addr = listener.address;
         let handle = handle.clone();
         match &listener.tls {

@@ -12,6 +12,7 @@
 //! workspace build (`target/debug/coffer`); `COFFER_BIN` and `COFFER_BAO_BIN` override them.
 //! Anything missing is a panic that says to run `scripts/setup`: a test never skips.
 
+pub mod admin;
 mod bao;
 pub mod binaries;
 mod config;

@@ -8,6 +8,7 @@
 //! itself, binds sockets or touches storage.
 
 mod audit;
+mod control_plane;
 pub(crate) mod duration;
 mod error;
 mod listener;
@@ -24,6 +25,7 @@ use std::time::Duration;
 use hcl::Structure;
 
 pub use audit::AuditDeviceConfig;
+pub use control_plane::{ControlPlaneConfig, DEFAULT_ADMIN_TOKEN_ENV};
 pub use error::ConfigError;
 pub use listener::{ListenerConfig, TlsConfig};
 pub use logging::{LogFormat, LogLevel};
@@ -98,6 +100,8 @@ pub struct Config {
     pub disable_unauthed_rekey_endpoints: bool,
     /// One line per OpenBao setting that was accepted but has no effect here.
     pub warnings: Vec<String>,
+    /// `control_plane { ... }`: many stores by host name; `None` is the single-store server.
+    pub control_plane: Option<ControlPlaneConfig>,
 }
 
 impl Config {
@@ -142,6 +146,7 @@ struct Reader {
     disable_unauthed_generate_root_endpoints: Option<bool>,
     disable_unauthed_rekey_endpoints: Option<bool>,
     warnings: Vec<String>,
+    control_plane: Option<ControlPlaneConfig>,
 }
 
 impl Reader {
@@ -152,6 +157,10 @@ impl Reader {
                 let storage =
                     storage::parse(value::block(setting, structure)?, &mut self.warnings)?;
                 set_once(&mut self.storage, setting, storage)
+            }
+            "control_plane" => {
+                let cp = control_plane::parse(value::block(setting, structure)?)?;
+                set_once(&mut self.control_plane, setting, cp)
             }
             "listener" => {
                 let listener =
@@ -317,6 +326,7 @@ impl Reader {
             disable_unauthed_generate_root_endpoints,
             disable_unauthed_rekey_endpoints,
             warnings: self.warnings,
+            control_plane: self.control_plane,
         })
     }
 }

@@ -83,6 +83,7 @@ fn full_config_sets_every_setting() {
             disable_unauthed_generate_root_endpoints: true,
             disable_unauthed_rekey_endpoints: true,
             warnings: vec![],
+            control_plane: None,
         }
     );
 }

@@ -40,6 +40,15 @@ pub enum ApiError {
     NotInitialized,
     #[error("{0}")]
     Internal(String),
+    /// 404: the host names no store this deployment serves (multi-tenant routing).
+    #[error("no secret store is served at host {0:?}")]
+    UnknownStore(String),
+    /// 429: a plan's rate limit or quota, in Vault's words for its own quotas.
+    #[error("{0}")]
+    LimitExceeded(String),
+    /// 413 with the plan's limit.
+    #[error("{0}")]
+    TooLargeForPlan(String),
 }
 
 impl ApiError {
@@ -57,6 +66,9 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Sealed | ApiError::NotInitialized => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::UnknownStore(_) => StatusCode::NOT_FOUND,
+            ApiError::LimitExceeded(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooLargeForPlan(_) => StatusCode::PAYLOAD_TOO_LARGE,
         }
     }
 

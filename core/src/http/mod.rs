@@ -16,6 +16,7 @@ use serde_json::{json, Map, Value};
 use crate::logical::{Operation, Request, Response};
 use crate::storage::with_round_trip_counter;
 use crate::store::Store;
+use crate::tenancy::Registry;
 use error::ApiError;
 
 /// The header that reports how many storage round trips a request cost.
@@ -26,14 +27,49 @@ pub const DEFAULT_MAX_REQUEST_SIZE: u64 = 32 * 1024 * 1024;
 
 #[derive(Clone)]
 struct AppState {
-    store: Arc<Store>,
+    stores: Stores,
     max_request_size: usize,
+}
+
+/// Where a request's store comes from.
+#[derive(Clone)]
+enum Stores {
+    /// The single-store server: every request, whatever its host.
+    One(Arc<Store>),
+    /// Managed stores, selected by the request's host name (`tenancy`).
+    Hosted(Arc<Registry>),
+}
+
+impl Stores {
+    async fn select(&self, uri: &Uri, headers: &HeaderMap) -> Result<Arc<Store>, ApiError> {
+        match self {
+            Stores::One(store) => Ok(store.clone()),
+            Stores::Hosted(registry) => registry.resolve(request_host(uri, headers)).await,
+        }
+    }
+}
+
+/// The host a request is for: the authority of an absolute-form target (HTTP/2, proxies)
+/// or the `Host` header.
+fn request_host<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Option<&'a str> {
+    uri.authority()
+        .map(|a| a.as_str())
+        .or_else(|| headers.get(header::HOST).and_then(|v| v.to_str().ok()))
 }
 
 /// The Vault API as an axum `Router`; hosts (hyper server, Lambda, tests) serve it as they like.
 pub fn router(store: Arc<Store>, max_request_size: u64) -> Router {
+    app(Stores::One(store), max_request_size)
+}
+
+/// The Vault API of every managed store in `registry`, each at `<store id>.<base domain>`.
+pub fn hosted_router(registry: Arc<Registry>, max_request_size: u64) -> Router {
+    app(Stores::Hosted(registry), max_request_size)
+}
+
+fn app(stores: Stores, max_request_size: u64) -> Router {
     let state = AppState {
-        store,
+        stores,
         max_request_size: usize::try_from(max_request_size).unwrap_or(usize::MAX),
     };
     Router::new().fallback(serve).with_state(state)
@@ -53,6 +89,7 @@ async fn serve(
         .map(|c| c.0.to_string());
     let started = std::time::Instant::now();
     let (result, round_trips) = with_round_trip_counter(async {
+        let store = app.stores.select(&uri, &headers).await?;
         let logical = to_logical(
             &app,
             request_id.clone(),
@@ -65,10 +102,7 @@ async fn serve(
         .await?;
         let operation = logical.operation;
         let path = logical.path.clone();
-        app.store
-            .handle(logical)
-            .await
-            .map(|r| (r, operation, path))
+        store.handle(logical).await.map(|r| (r, operation, path))
     })
     .await;
     let mut resp = match result {

@@ -8,6 +8,7 @@ pub(crate) async fn run_all(s: &dyn Storage) {
     batches_are_atomic(s).await;
     list_is_one_level(s).await;
     get_many_keeps_order(s).await;
+    keys_under_and_purge_stay_inside_the_prefix(s).await;
 }
 
 async fn get_put_delete(s: &dyn Storage) {
@@ -94,4 +95,26 @@ async fn get_many_keeps_order(s: &dyn Storage) {
     assert_eq!(got[0].as_ref().unwrap().value, b"2");
     assert!(got[1].is_none());
     assert_eq!(got[2].as_ref().unwrap().value, b"1");
+}
+
+async fn keys_under_and_purge_stay_inside_the_prefix(s: &dyn Storage) {
+    for key in ["t6/a", "t6/b/c", "t6/b/d/e", "t60/x", "t6x", "t7/t6/y"] {
+        s.put(key, b"v".to_vec()).await.unwrap();
+    }
+    assert_eq!(
+        s.keys_under("t6/").await.unwrap(),
+        vec!["t6/a", "t6/b/c", "t6/b/d/e"]
+    );
+    assert_eq!(s.purge("t6/").await.unwrap(), 3);
+    assert!(s.keys_under("t6/").await.unwrap().is_empty());
+    assert!(s.list("t6/").await.unwrap().is_empty());
+    assert!(s.list("t6/b/").await.unwrap().is_empty());
+    for kept in ["t60/x", "t6x", "t7/t6/y"] {
+        assert!(
+            s.get(kept).await.unwrap().is_some(),
+            "{kept} is outside t6/"
+        );
+    }
+    // Idempotent: nothing left to remove.
+    assert_eq!(s.purge("t6/").await.unwrap(), 0);
 }

@@ -87,6 +87,16 @@ impl Storage for CountingStorage {
         self.count();
         self.inner.write(ops).await
     }
+
+    // Scans are not request round trips; they go straight to the backend's own (possibly
+    // better than the default) implementation.
+    async fn keys_under(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        self.inner.keys_under(prefix).await
+    }
+
+    async fn purge(&self, prefix: &str) -> Result<usize, StorageError> {
+        self.inner.purge(prefix).await
+    }
 }
 
 #[cfg(test)]

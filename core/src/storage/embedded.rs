@@ -99,6 +99,11 @@ impl Storage for EmbeddedStorage {
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let keys = self.keys_under(prefix).await?;
+        Ok(list_one_level(prefix, keys.iter().map(String::as_str)))
+    }
+
+    async fn keys_under(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
         let prefix = prefix.to_string();
         self.blocking(move |db| {
             let txn = db.begin_read().map_err(|e| backend("list", e))?;
@@ -115,7 +120,7 @@ impl Storage for EmbeddedStorage {
                 }
                 keys.push(key.to_string());
             }
-            Ok(list_one_level(&prefix, keys.iter().map(String::as_str)))
+            Ok(keys)
         })
         .await
     }

@@ -65,6 +65,16 @@ impl Storage for MemoryStorage {
         Ok(list_one_level(prefix, keys))
     }
 
+    async fn keys_under(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let map = self.lock();
+        Ok(map
+            .range(prefix.to_string()..)
+            .map(|(k, _)| k)
+            .take_while(|k| k.starts_with(prefix))
+            .cloned()
+            .collect())
+    }
+
     async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StorageError> {
         let mut map = self.lock();
         for op in &ops {

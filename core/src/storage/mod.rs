@@ -160,7 +160,43 @@ pub trait Storage: Send + Sync + 'static {
     async fn delete(&self, key: &str) -> Result<(), StorageError> {
         self.write(vec![WriteOp::delete(key)]).await
     }
+
+    /// Every key that begins with `prefix` (empty or ending in `/`), at any depth, sorted.
+    /// A scan for the control plane (counting, deleting a store), never on a request path: the
+    /// default walks the tree with one `list` per folder.
+    async fn keys_under(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let mut keys = Vec::new();
+        let mut folders = vec![prefix.to_string()];
+        while let Some(folder) = folders.pop() {
+            for child in self.list(&folder).await? {
+                let full = format!("{folder}{child}");
+                if child.ends_with('/') {
+                    folders.push(full);
+                } else {
+                    keys.push(full);
+                }
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// Removes every item below `prefix` (ending in `/`), including whatever the backend keeps
+    /// to make keys listable (DynamoDB's folder items), and returns how many keys it removed.
+    /// Not atomic, but idempotent: after a failure, run it again. Only for a keyspace that is
+    /// gone for good (a deleted store), since other processes may still remember its folders.
+    async fn purge(&self, prefix: &str) -> Result<usize, StorageError> {
+        let keys = self.keys_under(prefix).await?;
+        for chunk in keys.chunks(PURGE_BATCH) {
+            self.write(chunk.iter().map(WriteOp::delete).collect())
+                .await?;
+        }
+        Ok(keys.len())
+    }
 }
+
+/// Deletes per atomic batch in the default `purge`: DynamoDB's transaction limit.
+const PURGE_BATCH: usize = 100;
 
 /// Vault's one-level listing over a sorted sequence of keys that all start with `prefix`.
 pub(crate) fn list_one_level<'a>(prefix: &str, keys: impl Iterator<Item = &'a str>) -> Vec<String> {

@@ -89,6 +89,7 @@ pub fn config_from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, E
         disable_api_audit_creation: false,
         disable_unauthed_generate_root_endpoints: true,
         disable_unauthed_rekey_endpoints: true,
+        control_plane: None,
         warnings: vec![],
     })
 }

@@ -11,6 +11,7 @@
 //! Never sees plaintext (values are the barrier's ciphertext) and never logs a value.
 
 mod keys;
+mod purge;
 mod retry;
 #[cfg(test)]
 mod tests;
@@ -69,8 +70,9 @@ pub struct DynamoDbStorage {
     client: Client,
     table: String,
     deadline: Duration,
-    /// Folders whose folder item is known to exist. Folder items are never deleted, so an entry
-    /// can never go stale, in this process or because of another one.
+    /// Folders whose folder item is known to exist. Folder items are deleted only by `purge`
+    /// of a keyspace that is never written again (a deleted store), so an entry cannot go
+    /// stale in a way that matters, in this process or because of another one.
     known_folders: Mutex<HashSet<String>>,
     /// `Limit` of each LIST Query page; `None` lets DynamoDB fill 1 MB pages. Tests lower it
     /// to prove paging.
@@ -581,6 +583,10 @@ impl Storage for DynamoDbStorage {
         names.sort();
         names.dedup();
         Ok(names)
+    }
+
+    async fn purge(&self, prefix: &str) -> Result<usize, StorageError> {
+        self.purge_prefix(prefix).await
     }
 
     async fn write(&self, ops: Vec<WriteOp>) -> Result<(), StorageError> {

@@ -170,3 +170,34 @@ async fn a_missing_table_is_a_clear_start_up_error(moto: &Moto) {
         "{message}"
     );
 }
+
+#[test]
+fn purge_leaves_no_item_of_the_prefix_in_the_table() {
+    on_moto(|moto| async move {
+        let table = moto.fresh_table();
+        let s = storage_on(&moto, &table).await;
+        for key in ["gone/a", "gone/b/c", "gone/b/d/e", "kept/gone/x", "gonex/y"] {
+            s.put(key, b"v".to_vec()).await.unwrap();
+        }
+        assert_eq!(s.purge("gone/").await.unwrap(), 3);
+        let scan = s.client.scan().table_name(&table).send().await.unwrap();
+        let mut left: Vec<String> = scan
+            .items()
+            .iter()
+            .map(|item| {
+                let pk = item["pk"].as_s().unwrap();
+                let sk = item["sk"].as_s().unwrap();
+                super::keys::storage_key(pk, sk)
+            })
+            .collect();
+        left.sort();
+        // Only the other keyspaces and their folder items remain; nothing at or below gone/.
+        assert_eq!(
+            left,
+            vec!["gonex/", "gonex/y", "kept/", "kept/gone/", "kept/gone/x"]
+        );
+        // Writing below a purged folder makes it listable again (the folder cache was dropped).
+        s.put("gone/new", b"v".to_vec()).await.unwrap();
+        assert_eq!(s.list("").await.unwrap(), vec!["gone/", "gonex/", "kept/"]);
+    });
+}

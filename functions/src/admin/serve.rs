@@ -1,0 +1,48 @@
+//! `coffer server` with a `control_plane` block: the managed stores by host name on the
+//! config's listeners, and the admin API on `admin_address` when set.
+//!
+//! A process without `admin_address` is data plane only: it serves the stores the records
+//! name, and needs no admin credential. Shamir stores are unsealed only in the process that
+//! created them (and wherever an operator submits their keys); see docs/control-plane.md.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use coffer_core::config::{Config, ControlPlaneConfig};
+use coffer_core::seal::SealSetup;
+use coffer_core::tenancy::Registry;
+
+use super::api;
+use super::credential::AdminCredential;
+use crate::assemble;
+
+pub async fn run(config: &Config, control_plane: ControlPlaneConfig) -> anyhow::Result<()> {
+    let storage = assemble::open_storage(&config.storage).await?;
+    let seal = SealSetup {
+        active: assemble::open_seal(&config.seal).await?,
+        migrate_from: None,
+    };
+    let admin = match control_plane.admin_address {
+        Some(addr) => Some((
+            addr,
+            AdminCredential::from_env(&control_plane.admin_token_env)
+                .context("starting the admin API")?,
+        )),
+        None => None,
+    };
+    let base_domain = control_plane.base_domain.clone();
+    let registry = Arc::new(Registry::new(storage.clone(), control_plane, seal));
+    tracing::info!(
+        storage = storage.kind(),
+        %base_domain,
+        admin = admin.is_some(),
+        "coffer control plane starting"
+    );
+    let admin = admin.map(|(addr, credential)| (addr, api::router(registry.clone(), credential)));
+    crate::server::serve_api(
+        config,
+        |limit| coffer_core::http::hosted_router(registry.clone(), limit),
+        admin,
+    )
+    .await
+}
