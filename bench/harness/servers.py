@@ -3,8 +3,8 @@
 Every server runs pinned to the server core (``SERVER_CPU``) when the machine has two or more
 cores, so it competes with the load generator (pinned to ``LOAD_CPU``) only through the OS.
 OpenBao is started through its real binary, not the venv's Python wrapper, so that start-up
-time and RSS are the server's own. Both run at their default log level (info; coffer then logs
-one line per request, OpenBao none; ``COFFER_LOG=warn`` in the environment turns coffer's off).
+time and RSS are the server's own. Both run at their default log level (info; neither logs a
+line per request: coffer's request line is at debug).
 Processes are stopped by pid, never by name.
 """
 

@@ -1,10 +1,15 @@
 //! ACL evaluation: compiling a token's policies into an `Acl` and checking one request against
 //! it, for a token of one policy and for the suite's ACL-heavy token (50 policies x 20 paths,
-//! the same rules as `bench/harness/cases.py`), matched exactly, through a glob, or not at all.
+//! the same rules as `bench/harness/cases.py`), matched exactly, through a glob, or not at all;
+//! and what a request pays for its token's ACL once `PolicyStore` has compiled it.
 
 use std::hint::black_box;
+use std::sync::Arc;
 
-use coffer_core::policy::{Acl, AclOperation, Policy};
+use coffer_core::barrier::aead::AesKey;
+use coffer_core::barrier::Barrier;
+use coffer_core::policy::{Acl, AclOperation, Policy, PolicyStore};
+use coffer_core::storage::MemoryStorage;
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::Map;
 
@@ -58,5 +63,33 @@ fn acl_evaluation(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, acl_evaluation);
+/// `PolicyStore::acl` for the ACL-heavy token at steady state: policies and ACL both cached.
+fn token_acl(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime builds");
+    let barrier = Arc::new(Barrier::new(Arc::new(MemoryStorage::new()), "bench"));
+    let store = PolicyStore::new(barrier.clone());
+    let mut names: Vec<String> = (0..POLICIES).map(|i| format!("bench-acl-{i}")).collect();
+    names.push("default".into());
+    names.sort();
+    runtime.block_on(async {
+        barrier
+            .initialize(&AesKey::generate(), vec![])
+            .await
+            .expect("barrier initialises");
+        for i in 0..POLICIES {
+            let raw = heavy_policy(i).raw;
+            store
+                .write(&format!("bench-acl-{i}"), &raw)
+                .await
+                .expect("policy is stored");
+        }
+    });
+    c.bench_function("acl/token_acl_cached_50x20", |b| {
+        b.iter(|| runtime.block_on(store.acl(black_box(&names))))
+    });
+}
+
+criterion_group!(benches, acl_evaluation, token_acl);
 criterion_main!(benches);

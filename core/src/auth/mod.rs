@@ -65,19 +65,13 @@ fn reclaim_in_background(barrier: std::sync::Arc<Barrier>, hash: String) {
     }
 }
 
-/// The ACL of a token, from the policy cache.
-pub async fn acl_of(policies: &PolicyStore, entry: &token::TokenEntry) -> Result<Acl, ApiError> {
-    let loaded = policies.get_many(&entry.policies).await?;
-    let mut compiled: Vec<&crate::policy::Policy> = loaded.iter().map(|p| &p.1).collect();
-    let root = crate::policy::Policy {
-        name: "root".into(),
-        raw: String::new(),
-        paths: Vec::new(),
-    };
-    if entry.is_root() {
-        compiled.push(&root);
-    }
-    Ok(Acl::new(compiled))
+/// The ACL of a token, compiled from the policy cache once per set of policy versions and
+/// shared (see `PolicyStore::acl`).
+pub async fn acl_of(
+    policies: &PolicyStore,
+    entry: &token::TokenEntry,
+) -> Result<std::sync::Arc<Acl>, ApiError> {
+    Ok(policies.acl(&entry.policies).await?)
 }
 
 /// Paths where a write's capability depends on whether the target exists (OpenBao runs the

@@ -50,14 +50,17 @@ pub struct Acl {
     root: bool,
     exact: HashMap<String, Permissions>,
     prefix: HashMap<String, Permissions>,
-    /// Patterns with `+` segments, keyed by the pattern as written (trailing `*` kept).
-    segments: HashMap<String, Permissions>,
+    /// The distinct lengths of the `prefix` patterns, longest first: the only lengths at which
+    /// a path's prefix can be one of them, so a lookup tries those and no others.
+    prefix_lengths: Vec<usize>,
+    segments: SegmentRules,
 }
 
 impl Acl {
     /// Compiles `policies`; a policy named `root` makes the ACL allow everything.
     pub fn new<'a>(policies: impl IntoIterator<Item = &'a Policy>) -> Acl {
         let mut acl = Acl::default();
+        let mut segments = HashMap::new();
         for policy in policies {
             if policy.name == "root" {
                 acl.root = true;
@@ -66,7 +69,7 @@ impl Acl {
                 let table = match rule.kind {
                     PathKind::Exact => &mut acl.exact,
                     PathKind::Prefix => &mut acl.prefix,
-                    PathKind::Segments => &mut acl.segments,
+                    PathKind::Segments => &mut segments,
                 };
                 match table.get_mut(&rule.pattern) {
                     Some(existing) => merge(existing, &rule.permissions),
@@ -76,6 +79,10 @@ impl Acl {
                 }
             }
         }
+        acl.prefix_lengths = acl.prefix.keys().map(String::len).collect();
+        acl.prefix_lengths.sort_unstable_by(|a, b| b.cmp(a));
+        acl.prefix_lengths.dedup();
+        acl.segments = SegmentRules::new(segments);
         acl
     }
 
@@ -122,7 +129,7 @@ impl Acl {
             || self
                 .segments
                 .iter()
-                .any(|(k, p)| segments_related(k) && useful(p))
+                .any(|r| segments_related(&r.written) && useful(&r.perms))
     }
 
     /// Whether `op` on `path` with request `data` is allowed, and whether the rule grants sudo.
@@ -171,10 +178,10 @@ impl Acl {
     }
 
     fn longest_prefix(&self, path: &str) -> Option<(&str, &Permissions)> {
-        (0..=path.len())
-            .rev()
-            .filter(|i| path.is_char_boundary(*i))
-            .find_map(|i| self.prefix.get_key_value(&path[..i]))
+        self.prefix_lengths
+            .iter()
+            .filter(|&&len| len <= path.len() && path.is_char_boundary(len))
+            .find_map(|&len| self.prefix.get_key_value(&path[..len]))
             .map(|(k, v)| (k.as_str(), v))
     }
 
@@ -191,8 +198,8 @@ impl Acl {
             perms,
         });
         let parts: Vec<&str> = path.split('/').collect();
-        for (full, perms) in &self.segments {
-            let Some(candidate) = segment_match(full, perms, &parts) else {
+        for rule in self.segments.candidates(&parts) {
+            let Some(candidate) = rule.matches(&parts) else {
                 continue;
             };
             if best.as_ref().is_none_or(|b| candidate.outranks(b)) {
@@ -200,6 +207,104 @@ impl Acl {
             }
         }
         best.map(|c| c.perms)
+    }
+}
+
+/// The `+` rules, split once at compile time so a check neither allocates nor re-splits them,
+/// and indexed so that a check looks only at rules that can match.
+#[derive(Debug, Default)]
+struct SegmentRules {
+    /// Rules without a trailing `*` that end in a literal segment, by that segment: a path
+    /// can match them only if its last segment is the same.
+    by_last: HashMap<String, Vec<SegmentRule>>,
+    /// Every other `+` rule (a trailing `*`, or a `+` last).
+    other: Vec<SegmentRule>,
+}
+
+impl SegmentRules {
+    fn new(rules: HashMap<String, Permissions>) -> Self {
+        let mut out = SegmentRules::default();
+        for (written, perms) in rules {
+            let rule = SegmentRule::new(written, perms);
+            match rule.parts.last().filter(|l| !rule.is_glob && *l != "+") {
+                Some(last) => out.by_last.entry(last.clone()).or_default().push(rule),
+                None => out.other.push(rule),
+            }
+        }
+        out
+    }
+
+    fn is_empty(&self) -> bool {
+        self.by_last.is_empty() && self.other.is_empty()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &SegmentRule> {
+        self.by_last.values().flatten().chain(&self.other)
+    }
+
+    /// The rules that may match a path split into `parts` (a superset of those that do).
+    fn candidates<'a>(&'a self, parts: &[&str]) -> impl Iterator<Item = &'a SegmentRule> {
+        let last = parts.last().and_then(|l| self.by_last.get(*l));
+        last.into_iter().flatten().chain(&self.other)
+    }
+}
+
+/// One `+` rule, with what ranking it needs computed once.
+#[derive(Debug)]
+struct SegmentRule {
+    /// The pattern as written (trailing `*` kept).
+    written: String,
+    /// The length of the pattern without its trailing `*` (a prefix of `written`), which the
+    /// ranking compares.
+    pattern_len: usize,
+    parts: Vec<String>,
+    is_glob: bool,
+    first_wildcard: usize,
+    wildcards: usize,
+    perms: Permissions,
+}
+
+impl SegmentRule {
+    fn new(written: String, perms: Permissions) -> Self {
+        let first_wildcard = written.find('+').unwrap_or(written.len());
+        let (pattern, is_glob) = match written.strip_suffix('*') {
+            Some(p) => (p, true),
+            None => (written.as_str(), false),
+        };
+        let parts: Vec<String> = pattern.split('/').map(str::to_string).collect();
+        SegmentRule {
+            pattern_len: pattern.len(),
+            wildcards: parts.iter().filter(|p| *p == "+").count(),
+            parts,
+            is_glob,
+            first_wildcard,
+            written,
+            perms,
+        }
+    }
+
+    fn matches(&self, parts: &[&str]) -> Option<Candidate<'_>> {
+        if parts.len() < self.parts.len() || (!self.is_glob && parts.len() != self.parts.len()) {
+            return None;
+        }
+        let last = self.parts.len() - 1;
+        let all = self
+            .parts
+            .iter()
+            .zip(parts)
+            .enumerate()
+            .all(|(i, (want, got))| {
+                want == "+"
+                    || want == got
+                    || (self.is_glob && i == last && got.starts_with(want.as_str()))
+            });
+        all.then(|| Candidate {
+            first_wildcard: self.first_wildcard,
+            is_glob: self.is_glob,
+            wildcards: self.wildcards,
+            pattern: &self.written[..self.pattern_len],
+            perms: &self.perms,
+        })
     }
 }
 
@@ -224,39 +329,6 @@ impl Candidate<'_> {
             .then_with(|| self.pattern.cmp(other.pattern));
         order == Greater
     }
-}
-
-fn segment_match<'a>(
-    full: &'a str,
-    perms: &'a Permissions,
-    parts: &[&str],
-) -> Option<Candidate<'a>> {
-    let first_wildcard = full.find('+').unwrap_or(full.len());
-    let (pattern, is_glob) = match full.strip_suffix('*') {
-        Some(p) => (p, true),
-        None => (full, false),
-    };
-    let pattern_parts: Vec<&str> = pattern.split('/').collect();
-    if parts.len() < pattern_parts.len() || (!is_glob && parts.len() != pattern_parts.len()) {
-        return None;
-    }
-    let mut wildcards = 0;
-    for (i, want) in pattern_parts.iter().enumerate() {
-        let last = i == pattern_parts.len() - 1;
-        if *want == "+" {
-            wildcards += 1;
-        } else if *want == parts[i] || (is_glob && last && parts[i].starts_with(want)) {
-        } else {
-            return None;
-        }
-    }
-    Some(Candidate {
-        first_wildcard,
-        is_glob,
-        wildcards,
-        pattern,
-        perms,
-    })
 }
 
 /// Merges another policy's rule on the same pattern into `existing`, as OpenBao does.

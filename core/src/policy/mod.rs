@@ -4,6 +4,7 @@
 //! (see [`store`] for the cache and its staleness bound).
 
 mod acl;
+mod acl_cache;
 mod capability;
 mod parse;
 pub mod store;

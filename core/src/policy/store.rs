@@ -9,9 +9,13 @@
 //! policy change reaches every process within `STALE_LIMIT` at worst, and within about
 //! `REFRESH_AFTER` while the process is busy. Token revocation is not cached at all.
 //!
+//! Compiled ACLs are cached too ([`AclCache`]), each tied to the cached policies it was
+//! compiled from, so they follow this cache exactly: [`PolicyStore::acl`].
+//!
 //! `root` is never stored; `default` is stored only once changed, and its built-in text
 //! applies until then, so no store needs a migration to have it.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -19,6 +23,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::acl::Acl;
+use super::acl_cache::AclCache;
 use super::parse::{Policy, PolicyError};
 use crate::barrier::{Barrier, BarrierError, PlainOp};
 
@@ -34,7 +40,7 @@ pub const REFRESH_AFTER: Duration = Duration::from_secs(2);
 pub const STALE_LIMIT: Duration = Duration::from_secs(30);
 
 /// The stored form of a policy.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PolicyEntry {
     pub name: String,
     pub raw: String,
@@ -73,6 +79,7 @@ type Cache = Arc<RwLock<HashMap<String, Cached>>>;
 pub struct PolicyStore {
     barrier: Arc<Barrier>,
     cache: Cache,
+    acls: AclCache,
 }
 
 /// Policy names are case-insensitive, stored lower-case, as OpenBao's.
@@ -115,15 +122,35 @@ impl PolicyStore {
         PolicyStore {
             barrier,
             cache: Arc::default(),
+            acls: AclCache::default(),
         }
     }
 
-    /// Forgets every cached policy (on seal).
+    /// Forgets every cached policy and compiled ACL (on seal).
     pub fn clear(&self) {
         self.cache
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+        self.acls.clear();
+    }
+
+    /// The ACL of a token holding the policies `names` (`root` among them: allow everything).
+    /// The policies come from [`PolicyStore::get_many`], with its staleness bound and round
+    /// trips; the compiled ACL is reused while those cached policies are unchanged.
+    pub async fn acl(&self, names: &[String]) -> Result<Arc<Acl>, BarrierError> {
+        // Token entries hold sanitised (sorted, deduplicated) names; others are sorted here so
+        // that one policy set has one cache key.
+        let names: Cow<'_, [String]> = if names.windows(2).all(|w| w[0] < w[1]) {
+            Cow::Borrowed(names)
+        } else {
+            let mut sorted = names.to_vec();
+            sorted.sort();
+            sorted.dedup();
+            Cow::Owned(sorted)
+        };
+        let sources = self.get_many(&names).await?;
+        Ok(self.acls.get_or_compile(&names, sources))
     }
 
     /// The named policies that exist, from the cache when it is fresh enough; at most one
@@ -253,6 +280,7 @@ impl PolicyStore {
 
 /// Reads `names` in one round trip and caches what was read, unless this process changed one
 /// of them after the read began (its own write is newer than what storage returned then).
+/// A policy read back unchanged keeps its cached `Arc`, so the ACLs compiled from it stay valid.
 async fn load(
     barrier: &Barrier,
     cache: &Cache,
@@ -261,25 +289,40 @@ async fn load(
     let started = Instant::now();
     let paths: Vec<String> = names.iter().map(|n| path_of(n)).collect();
     let plains = barrier.get_many(&paths).await?;
-    let decoded: Vec<_> = names
+    let mut decoded: Vec<_> = names
         .iter()
         .zip(&plains)
         .map(|(name, plain)| decode(name, plain.as_ref().map(|p| p.value.as_slice())))
         .collect();
     let mut cache = cache.write().unwrap_or_else(|p| p.into_inner());
-    for (name, policy) in names.iter().zip(&decoded) {
-        let newer_local_write = cache
-            .get(name)
-            .is_some_and(|c| c.loaded_at > started && c.loaded_at <= Instant::now());
-        if !newer_local_write {
-            cache.insert(
-                name.clone(),
-                Cached {
-                    policy: policy.clone(),
-                    loaded_at: Instant::now(),
-                },
-            );
+    for (name, policy) in names.iter().zip(&mut decoded) {
+        let cached = cache.get(name);
+        let newer_local_write =
+            cached.is_some_and(|c| c.loaded_at > started && c.loaded_at <= Instant::now());
+        if newer_local_write {
+            continue;
         }
+        if let Some(same) = cached.filter(|c| same_entry(&c.policy, policy)) {
+            *policy = same.policy.clone();
+        }
+        cache.insert(
+            name.clone(),
+            Cached {
+                policy: policy.clone(),
+                loaded_at: Instant::now(),
+            },
+        );
     }
     Ok(decoded)
+}
+
+fn same_entry(
+    a: &Option<Arc<(PolicyEntry, Policy)>>,
+    b: &Option<Arc<(PolicyEntry, Policy)>>,
+) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => a.0 == b.0,
+        _ => false,
+    }
 }
