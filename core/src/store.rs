@@ -284,17 +284,13 @@ impl Store {
     ) -> Result<Response, ApiError> {
         let mut state = self.state()?;
         let token = req.token.as_deref().ok_or(ApiError::PermissionDenied)?;
+        let (token_path, token_hash) =
+            token::storage_key(&state.salt, token).ok_or(ApiError::PermissionDenied)?;
         // One round trip: the token entry, the mount table and what the routed engine reads
         // first (`secrets::Prefetched`). Nothing fetched reaches an engine before `authorize`.
-        let mut fetched = Prefetched::fetch(
-            &self.barrier,
-            token::id_path(&state.salt.hash(token)),
-            &state.mounts,
-            &req,
-        )
-        .await?;
+        let mut fetched = Prefetched::fetch(&self.barrier, token_path, &state.mounts, &req).await?;
         let caller =
-            auth::validate_fetched(&self.barrier, &state.salt, token, fetched.token.take())?;
+            auth::validate_fetched(&self.barrier, token_hash.clone(), fetched.token.take())?;
         let grant = auth::authorize(&self.policies, &caller, &req).await?;
         trail.authorized(&caller.entry, &state.mounts)?;
         let caller = auth::use_token(&self.barrier, caller).await?;
@@ -324,7 +320,7 @@ impl Store {
             return Err(ApiError::NoRoute(req.path.clone()));
         };
         let rel = path.strip_prefix(mount.path.as_str()).unwrap_or("");
-        let prefix = secrets::view_prefix(engine, mount, &state.salt.hash(token));
+        let prefix = secrets::view_prefix(engine, mount, &token_hash);
         let view =
             View::new(&self.barrier, prefix).with_prefetched(fetched.view_values(&mount.uuid));
         if let Some(kind) = grant.write_only_if {
