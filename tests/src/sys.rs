@@ -27,28 +27,8 @@ impl Server {
     /// `PUT /v1/sys/init` with `shares`/`threshold`; panics unless it answers 200.
     #[track_caller]
     pub fn init(&self, shares: u32, threshold: u32) -> InitKeys {
-        let resp = self.http().put(
-            "/v1/sys/init",
-            None,
-            &json!({"secret_shares": shares, "secret_threshold": threshold}),
-        );
-        resp.assert_status(200);
-        let strings = |field: &str| -> Vec<String> {
-            resp.json[field]
-                .as_array()
-                .unwrap_or_else(|| panic!("init response has no `{field}` array\n{resp}"))
-                .iter()
-                .map(|k| k.as_str().expect("key is a string").to_owned())
-                .collect()
-        };
-        InitKeys {
-            keys: strings("keys"),
-            keys_base64: strings("keys_base64"),
-            root_token: resp.json["root_token"]
-                .as_str()
-                .unwrap_or_else(|| panic!("init response has no root_token\n{resp}"))
-                .to_owned(),
-        }
+        let body = json!({"secret_shares": shares, "secret_threshold": threshold});
+        self.init_with(&body, "keys")
     }
 
     /// `PUT /v1/sys/init` of an auto-sealed server with `shares`/`threshold` recovery keys;
@@ -56,13 +36,19 @@ impl Server {
     /// keys.
     #[track_caller]
     pub fn init_recovery(&self, shares: u32, threshold: u32) -> InitKeys {
-        let resp = self.http().put(
-            "/v1/sys/init",
-            None,
-            &json!({"recovery_shares": shares, "recovery_threshold": threshold}),
-        );
+        let body = json!({"recovery_shares": shares, "recovery_threshold": threshold});
+        self.init_with(&body, "recovery_keys")
+    }
+
+    /// Initialises with `body` and reads the key shares from `field` (hex) and
+    /// `<field>_base64`; with recovery keys, the unseal key list must be empty.
+    #[track_caller]
+    fn init_with(&self, body: &Value, field: &str) -> InitKeys {
+        let resp = self.http().put("/v1/sys/init", None, body);
         resp.assert_status(200);
-        assert_eq!(resp.json["keys"], json!([]), "{resp}");
+        if field != "keys" {
+            assert_eq!(resp.json["keys"], json!([]), "{resp}");
+        }
         let strings = |field: &str| -> Vec<String> {
             resp.json[field]
                 .as_array()
@@ -72,8 +58,8 @@ impl Server {
                 .collect()
         };
         InitKeys {
-            keys: strings("recovery_keys"),
-            keys_base64: strings("recovery_keys_base64"),
+            keys: strings(field),
+            keys_base64: strings(&format!("{field}_base64")),
             root_token: resp.json["root_token"]
                 .as_str()
                 .unwrap_or_else(|| panic!("init response has no root_token\n{resp}"))
