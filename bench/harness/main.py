@@ -199,6 +199,7 @@ def main():
     p.add_argument("--smoke", action="store_true", help="every case ~1 s, c=16, one repeat")
     p.add_argument("--coffer-bin", default=os.environ.get("COFFER_BIN") or os.path.join(
         os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target")), "release", "coffer"))
+    p.add_argument("--loadgen-bin", help="the coffer-loadgen binary (default: next to --coffer-bin)")
     p.add_argument("--out", help="report path (default: bench/RESULTS.md; a temp file with --smoke)")
     p.add_argument("--duration", type=int, help="seconds per load run")
     p.add_argument("--repeats", type=int, help="repeats per case and concurrency")
@@ -222,6 +223,11 @@ def main():
     if not os.path.isfile(args.coffer_bin):
         sys.exit(f"coffer binary not found at {args.coffer_bin}: "
                  "cargo build --release --bin coffer (or pass --coffer-bin)")
+    load.LOADGEN_BIN = args.loadgen_bin or os.path.join(os.path.dirname(args.coffer_bin), "coffer-loadgen")
+    try:
+        load.check_generator()
+    except RuntimeError as e:
+        sys.exit(str(e))
     scale = Scale(args.smoke, args)
     selected = args.cases.split(",") if args.cases else [c.name for c in cases.ALL]
     unknown = [c for c in selected if c not in cases.BY_NAME]
@@ -234,7 +240,7 @@ def main():
     began = time.time()
     info = dict(machine=machine_info(), date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                 coffer=servers.coffer_version(args.coffer_bin), coffer_bin=args.coffer_bin,
-                commit=git_commit(), openbao=servers.bao_version(), wrk=load.wrk_version(),
+                commit=git_commit(), openbao=servers.bao_version(), generator_version=load.generator_version(),
                 generator=load.generator(), pinned=servers.can_pin(), smoke=args.smoke,
                 seconds=scale.seconds, repeats=scale.repeats, connections=scale.connections,
                 list_entries=scale.list_entries, note=args.note)

@@ -129,6 +129,18 @@ def round_trip_table(rts):
     return "\n".join(lines) + "\n"
 
 
+def littles_law(data):
+    """Whether the latencies measured are consistent with the throughput: in a closed loop,
+    mean latency x req/s = connections (coffer-loadgen reports a mean; wrk does not)."""
+    ratios = [r["mean_ms"] / 1e3 * r["rps"] / r["connections"] for r in data["results"]
+              if r.get("mean_ms") and r.get("connections")]
+    if not ratios:
+        return ""
+    return (f"- Consistency check (Little's law): mean latency x req/s / connections is "
+            f"{min(ratios):.3f} to {max(ratios):.3f} over all {len(ratios)} load runs (1 = every "
+            f"latency accounted for)")
+
+
 def render(data):
     info = data["info"]
     m = medians(data["results"])
@@ -144,12 +156,13 @@ def render(data):
         f"load average before {', '.join(f'{x:.2f}' for x in mi['load_before'])}, "
         f"after {', '.join(f'{x:.2f}' for x in info['load_after'])}",
         f"- coffer: `{info['coffer']}` (commit {info['commit']}, `{info['coffer_bin']}`)",
-        f"- OpenBao: `{info['openbao']}`; load generator: {info['generator']} ({info['wrk']})",
+        f"- OpenBao: `{info['openbao']}`; load generator: {info['generator']} ({info.get('generator_version', info.get('wrk'))})",
+        littles_law(data),
         f"- Method: both servers of a comparison run at once on 127.0.0.1, "
         f"{'server pinned to core 1, load generator to core 0 (taskset)' if info['pinned'] else 'not pinned'}; "
         f"{info['seconds']} s per run, {info['repeats']} repeat(s) per case and concurrency, "
         f"the two servers alternating (order flipped each repeat); medians shown. Keep-alive "
-        f"connections, one wrk thread. Ratios are coffer / OpenBao: above 1 is faster for req/s, "
+        f"connections, one load-generator thread. Ratios are coffer / OpenBao: above 1 is faster for req/s, "
         f"below 1 is better for latency.",
         (f"- Note: {info['note']}" if info["note"] else ""),
         "\n## Headline\n",

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use axum_server::accept::NoDelayAcceptor;
 use axum_server::tls_rustls::RustlsConfig;
 use axum_server::Handle;
 use coffer_core::audit::{AuditBroker, AuditPolicy};
@@ -164,6 +165,8 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
 
 /// Serves the Vault API (`api(max_request_size)`) on every listener of `config`, and `admin`
 /// (the control plane's admin API, plain HTTP) on its own address, until SIGINT/SIGTERM.
+/// Every accepted connection gets `TCP_NODELAY` (as Go's server, hence OpenBao, does): a response
+/// written in more than one segment must not wait for the client's delayed ACK.
 pub(crate) async fn serve_api(
     config: &Config,
     api: impl Fn(u64) -> axum::Router,
@@ -172,7 +175,9 @@ pub(crate) async fn serve_api(
     let handle = Handle::new();
     let mut tasks = Vec::new();
     if let Some((addr, router)) = admin {
-        let server = axum_server::bind(addr).handle(handle.clone());
+        let server = axum_server::bind(addr)
+            .acceptor(NoDelayAcceptor)
+            .handle(handle.clone());
         let app = router.into_make_service_with_connect_info::<SocketAddr>();
         tasks.push(tokio::spawn(async move { server.serve(app).await }));
         tracing::info!(%addr, "admin API listening");
@@ -194,11 +199,15 @@ pub(crate) async fn serve_api(
                             tls.key_file.display()
                         )
                     })?;
-                let server = axum_server::bind_rustls(addr, rustls).handle(handle);
+                let server = axum_server::bind_rustls(addr, rustls)
+                    .map(|tls| tls.acceptor(NoDelayAcceptor))
+                    .handle(handle);
                 tasks.push(tokio::spawn(async move { server.serve(app).await }));
             }
             None => {
-                let server = axum_server::bind(addr).handle(handle);
+                let server = axum_server::bind(addr)
+                    .acceptor(NoDelayAcceptor)
+                    .handle(handle);
                 tasks.push(tokio::spawn(async move { server.serve(app).await }));
             }
         }

@@ -90,6 +90,28 @@ fn bench_smoke_run_reports_every_case_for_both_servers_and_every_backend() {
             "no start-up time for {flavor}\n{log}"
         );
     }
+    // The generator's own accounting: in a closed loop, mean latency x req/s = connections.
+    for r in results {
+        let (mean_ms, rps, c) = (
+            r["mean_ms"].as_f64().unwrap_or(0.0),
+            r["rps"].as_f64().unwrap_or(0.0),
+            r["connections"].as_f64().unwrap_or(0.0),
+        );
+        let little = mean_ms / 1e3 * rps / c;
+        assert!(
+            (0.8..=1.05).contains(&little),
+            "latencies do not account for the run (Little's law {little:.3}): {r}\n{log}"
+        );
+    }
+    // cas mode follows the versions the responses report: more than the first write succeeds.
+    for flavor in ["coffer", "openbao"] {
+        let ok: u64 = results
+            .iter()
+            .filter(|r| r["case"] == "kv_write_cas" && r["flavor"] == flavor)
+            .map(|r| r["requests"].as_u64().unwrap_or(0) - r["non2xx"].as_u64().unwrap_or(0))
+            .sum();
+        assert!(ok >= 2, "{flavor}: {ok} successful cas writes\n{log}");
+    }
     for backend in BACKENDS {
         for case in CASES {
             assert!(
