@@ -161,7 +161,9 @@ def render(data):
         f"- Method: both servers of a comparison run at once on 127.0.0.1, "
         f"{'server pinned to core 1, load generator to core 0 (taskset)' if info['pinned'] else 'not pinned'}; "
         f"{info['seconds']} s per run, {info['repeats']} repeat(s) per case and concurrency, "
-        f"the two servers alternating (order flipped each repeat); medians shown. Keep-alive "
+        + (f"each case first warmed up ({info['warmup']} s of load per server, discarded) and both "
+           f"servers idle (under 2% CPU for 1 s) before its runs, " if info.get("warmup") else "")
+        + f"the two servers alternating (order flipped each repeat); medians shown. Keep-alive "
         f"connections, one load-generator thread. Ratios are coffer / OpenBao: above 1 is faster for req/s, "
         f"below 1 is better for latency.",
         (f"- Note: {info['note']}" if info["note"] else ""),

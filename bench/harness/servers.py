@@ -58,6 +58,20 @@ def bao_version():
     return out.stdout.strip()
 
 
+def wait_idle(procs, window=1.0, busy=0.02, timeout=30.0):
+    """Waits until every server of ``procs`` used under ``busy`` of a core over ``window``
+    seconds (start-up work, a garbage collection after a large setup), at most ``timeout``
+    seconds. Returns the seconds waited."""
+    began = time.monotonic()
+    while True:
+        before = [p.cpu_seconds() for p in procs]
+        time.sleep(window)
+        used = [p.cpu_seconds() - b for p, b in zip(procs, before)]
+        waited = time.monotonic() - began
+        if all(u < busy * window for u in used) or waited >= timeout:
+            return waited
+
+
 def coffer_version(coffer_bin):
     out = subprocess.run([coffer_bin, "--version"], capture_output=True, text=True)
     return (out.stdout or out.stderr).strip() or "coffer (version unknown)"
@@ -115,6 +129,12 @@ class Server:
                 if key in ("VmRSS", "VmHWM"):
                     fields[key] = int(value.split()[0])
         return fields.get("VmRSS", 0), fields.get("VmHWM", 0)
+
+    def cpu_seconds(self):
+        """User + system CPU time the process has used so far."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def tail(self, lines=40):
         try:
