@@ -89,6 +89,15 @@ impl Response {
         }
     }
 
+    /// A LIST answer, `{"keys": [...]}`. The names are moved into the JSON, not copied: a
+    /// folder may hold thousands.
+    pub fn list(keys: Vec<String>) -> Self {
+        let keys = keys.into_iter().map(Value::String).collect();
+        let mut data = serde_json::Map::new();
+        data.insert("keys".to_string(), Value::Array(keys));
+        Response::data(Value::Object(data))
+    }
+
     pub fn raw(status: u16, body: Value) -> Self {
         Response {
             raw: Some((status, body)),

@@ -11,7 +11,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::Router;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use crate::logical::{Operation, Request, Response};
 use crate::storage::with_round_trip_counter;
@@ -246,22 +246,34 @@ fn to_http(resp: Response, request_id: &str) -> HttpResponse {
         .status
         .and_then(|s| StatusCode::from_u16(s).ok())
         .unwrap_or(StatusCode::OK);
-    let warnings = if resp.warnings.is_empty() {
-        Value::Null
-    } else {
-        json!(resp.warnings)
+    let body = Envelope {
+        auth: resp.auth.as_ref(),
+        data: resp.data.as_ref(),
+        lease_duration: resp.lease_duration,
+        lease_id: "",
+        renewable: false,
+        request_id,
+        warnings: (!resp.warnings.is_empty()).then_some(resp.warnings.as_slice()),
+        wrap_info: None,
     };
-    let body = json!({
-        "request_id": request_id,
-        "lease_id": "",
-        "renewable": false,
-        "lease_duration": resp.lease_duration,
-        "data": resp.data,
-        "wrap_info": null,
-        "warnings": warnings,
-        "auth": resp.auth,
-    });
     (status, axum::Json(body)).into_response()
+}
+
+/// The response envelope every Vault client parses. Serialised straight from borrowed parts of
+/// the logical response: building it with `json!` would first copy `data` into a second `Value`
+/// (for a LIST of 1000 keys that copy and its drop were over half of the request's work).
+/// Fields in alphabetical order, the order the body had as a `serde_json::Map`.
+#[derive(serde::Serialize)]
+struct Envelope<'a> {
+    auth: Option<&'a crate::logical::Auth>,
+    data: Option<&'a Value>,
+    lease_duration: u64,
+    lease_id: &'static str,
+    renewable: bool,
+    request_id: &'a str,
+    warnings: Option<&'a [String]>,
+    /// Response wrapping is not implemented: always `null`.
+    wrap_info: Option<()>,
 }
 
 #[cfg(test)]

@@ -59,7 +59,7 @@ pub async fn list(store: &Store, req: &Request, flavor: Flavor) -> Result<Respon
             data.insert("policies".into(), json!(names));
             Ok(merged_envelope(req, data))
         }
-        Flavor::Acl => Ok(Response::data(json!({ "keys": names }))),
+        Flavor::Acl => Ok(Response::list(names)),
     }
 }
 

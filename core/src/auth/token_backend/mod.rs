@@ -12,8 +12,6 @@ mod roles;
 mod tidy;
 mod ttl;
 
-use serde_json::json;
-
 use super::token::{TokenSalt, ValidToken, ACCESSOR_PREFIX};
 use super::Grant;
 use crate::barrier::Barrier;
@@ -87,7 +85,7 @@ pub async fn handle(ctx: &Ctx<'_>, rest: &str) -> Result<Response, ApiError> {
         ("accessors", Operation::List) => {
             let mut keys = ctx.barrier().list(ACCESSOR_PREFIX).await?;
             keys.retain(|k| !k.ends_with('/'));
-            Ok(Response::data(json!({ "keys": keys })))
+            Ok(Response::list(keys))
         }
         ("roles", Operation::List) => roles::list(ctx).await,
         (

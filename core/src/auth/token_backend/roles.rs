@@ -71,7 +71,7 @@ pub async fn list(ctx: &Ctx<'_>) -> Result<Response, ApiError> {
     if keys.is_empty() {
         return Err(ApiError::NotFound);
     }
-    Ok(Response::data(json!({ "keys": keys })))
+    Ok(Response::list(keys))
 }
 
 fn sanitize(list: Vec<String>) -> Vec<String> {

@@ -2,7 +2,7 @@
 //! key itself, so LIST of a folder is one storage list. The cubbyhole is the same engine in a
 //! per-token view, without leases.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use crate::barrier::PlainOp;
 use crate::http::error::ApiError;
@@ -94,5 +94,5 @@ async fn list(view: &View<'_>, rel: &str) -> Result<Response, ApiError> {
     if keys.is_empty() {
         return Err(ApiError::NotFound);
     }
-    Ok(Response::data(json!({ "keys": keys })))
+    Ok(Response::list(keys))
 }

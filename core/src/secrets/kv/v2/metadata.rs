@@ -2,7 +2,7 @@
 //! a key with every version, and LIST the keys of a folder.
 
 use chrono::Utc;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use super::record::{load, load_or_new, record_path, save, version_path, Record};
 use crate::barrier::PlainOp;
@@ -209,5 +209,5 @@ pub(super) async fn list(view: &View<'_>, folder: &str) -> Result<Response, ApiE
     if keys.is_empty() {
         return Err(ApiError::NotFound);
     }
-    Ok(Response::data(json!({ "keys": keys })))
+    Ok(Response::list(keys))
 }
