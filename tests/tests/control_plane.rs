@@ -384,10 +384,14 @@ fn delete_needs_confirmation_removes_every_item_and_the_endpoint_answers_404() {
 fn an_unknown_store_id_costs_one_storage_read_then_none_until_the_ttl() {
     let cp = ControlPlane::start(PLANS, ServerOptions::memory());
     let trips = |id: &str| {
-        let resp = cp.store_req(id, "GET", "/v1/secret/data/x", Some("s.nothing")).send();
+        let resp = cp
+            .store_req(id, "GET", "/v1/secret/data/x", Some("s.nothing"))
+            .send();
         resp.assert_status(404);
         assert!(resp.errors()[0].contains("no secret store"), "{resp}");
-        resp.header("x-coffer-storage-round-trips").unwrap().to_owned()
+        resp.header("x-coffer-storage-round-trips")
+            .unwrap()
+            .to_owned()
     };
     assert_eq!(trips("nosuchstore1"), "1");
     assert_eq!(trips("nosuchstore1"), "0");

@@ -46,7 +46,11 @@ fn the_admin_client_refuses_an_unverified_server_and_plain_http_gets_no_answer()
     // Without the CA the certificate is not trusted: nothing is sent.
     let out = cp.admin_with_env(&["stores", "list"], &[("COFFER_ADMIN_CACERT", "")]);
     assert_ne!(out.code, 0);
-    assert!(out.stderr.contains("reaching the admin API"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("reaching the admin API"),
+        "{}",
+        out.stderr
+    );
     // A CA file that is not a certificate is an error of its own.
     let dir = tempfile::tempdir().unwrap();
     let bogus = dir.path().join("not-a-ca.pem");

@@ -49,7 +49,10 @@ fn entries(dir: &Path) -> Vec<Value> {
     let mut out = Vec::new();
     for file in fs::read_dir(dir).unwrap() {
         let text = fs::read_to_string(file.unwrap().path()).unwrap();
-        out.extend(text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()));
+        out.extend(
+            text.lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap()),
+        );
     }
     out
 }
@@ -86,10 +89,18 @@ fn each_stores_requests_are_audited_in_its_own_directory_only_and_go_with_the_st
     let cp = start(root.path(), "5m");
     let (a, root_a) = create(&cp, "week");
     let (b, root_b) = create(&cp, "week");
-    cp.bao(&a, Some(&root_a), &["kv", "put", "secret/only-in-a", "password=alpha-secret"])
-        .assert_ok();
-    cp.bao(&b, Some(&root_b), &["kv", "put", "secret/only-in-b", "password=bravo-secret"])
-        .assert_ok();
+    cp.bao(
+        &a,
+        Some(&root_a),
+        &["kv", "put", "secret/only-in-a", "password=alpha-secret"],
+    )
+    .assert_ok();
+    cp.bao(
+        &b,
+        Some(&root_b),
+        &["kv", "put", "secret/only-in-b", "password=bravo-secret"],
+    )
+    .assert_ok();
     let read = cp
         .store_req(&a, "GET", "/v1/secret/data/only-in-a", Some(&root_a))
         .send();
@@ -121,7 +132,10 @@ fn each_stores_requests_are_audited_in_its_own_directory_only_and_go_with_the_st
         .send();
     hash.assert_status(200);
     let hash = hash.json["data"]["hash"].as_str().unwrap().to_owned();
-    assert!(hash.starts_with("hmac-sha256:") && text_a.contains(&hash), "{hash}");
+    assert!(
+        hash.starts_with("hmac-sha256:") && text_a.contains(&hash),
+        "{hash}"
+    );
     assert!(!fs::read_to_string(dir_b.join(segment_name(0)))
         .unwrap()
         .contains(&hash));
@@ -140,7 +154,12 @@ fn each_stores_requests_are_audited_in_its_own_directory_only_and_go_with_the_st
     cp.bao(
         &a,
         Some(&root_a),
-        &["audit", "enable", "file", &format!("file_path={}", own.display())],
+        &[
+            "audit",
+            "enable",
+            "file",
+            &format!("file_path={}", own.display()),
+        ],
     )
     .assert_ok();
     for (path, why) in [
@@ -168,13 +187,19 @@ fn each_stores_requests_are_audited_in_its_own_directory_only_and_go_with_the_st
     // The tenant's device writes hourly segments too, so retention covers it.
     assert_eq!(
         names(&dir_a),
-        [segment_name(0), format!("team.log.{}", &segment_name(0)[10..])]
+        [
+            segment_name(0),
+            format!("team.log.{}", &segment_name(0)[10..])
+        ]
     );
     assert!(names(&dir_b).iter().all(|n| !n.starts_with("team")));
 
     cp.admin(&["stores", "delete", &a, "--yes"]).assert_ok();
     assert!(!dir_a.exists(), "the deleted store's trail is gone");
-    assert!(!entries(&dir_b).is_empty(), "the other store's trail is kept");
+    assert!(
+        !entries(&dir_b).is_empty(),
+        "the other store's trail is kept"
+    );
 }
 
 #[test]
@@ -190,18 +215,27 @@ fn segments_past_the_plans_retention_are_pruned_in_the_background_and_fresh_ones
     // Segments named by hour: three hours back ends two hours ago (past a 2h retention);
     // the previous hour's may hold entries younger than 2h.
     for dir in [&dir_short, &dir_kept] {
-        for name in ["audit.log.2020010100".to_owned(), segment_name(3), segment_name(1)] {
+        for name in [
+            "audit.log.2020010100".to_owned(),
+            segment_name(3),
+            segment_name(1),
+        ] {
             fs::write(dir.join(name), "{}\n").unwrap();
         }
     }
     // A directory of a store that does not exist (deleted while this process was down) goes;
     // what is not a store's directory stays.
     fs::create_dir(root.path().join("gone0store1")).unwrap();
-    fs::write(root.path().join("gone0store1").join(segment_name(0)), "{}\n").unwrap();
+    fs::write(
+        root.path().join("gone0store1").join(segment_name(0)),
+        "{}\n",
+    )
+    .unwrap();
     fs::create_dir(root.path().join("not_a_store")).unwrap();
 
     wait_until("pruning", || {
-        !dir_short.join("audit.log.2020010100").exists() && !root.path().join("gone0store1").exists()
+        !dir_short.join("audit.log.2020010100").exists()
+            && !root.path().join("gone0store1").exists()
     });
     assert_eq!(names(&dir_short), [segment_name(1), segment_name(0)]);
     let mut all = vec![
@@ -211,7 +245,11 @@ fn segments_past_the_plans_retention_are_pruned_in_the_background_and_fresh_ones
         segment_name(0),
     ];
     all.sort();
-    assert_eq!(names(&dir_kept), all, "a plan without retention keeps everything");
+    assert_eq!(
+        names(&dir_kept),
+        all,
+        "a plan without retention keeps everything"
+    );
     assert!(root.path().join("not_a_store").is_dir());
     // Still recording after pruning.
     cp.store_req(&short, "GET", "/v1/sys/mounts", Some(&token))

@@ -23,8 +23,8 @@ pub fn hour_of(now: SystemTime) -> u64 {
 
 /// `<base>.<YYYYMMDDHH>` for the segment `hour`.
 pub fn segment_path(base: &Path, hour: u64) -> PathBuf {
-    let start = DateTime::<Utc>::from_timestamp((hour * SEGMENT.as_secs()) as i64, 0)
-        .unwrap_or_default();
+    let start =
+        DateTime::<Utc>::from_timestamp((hour * SEGMENT.as_secs()) as i64, 0).unwrap_or_default();
     let mut name = base.as_os_str().to_owned();
     name.push(format!(".{}", start.format("%Y%m%d%H")));
     PathBuf::from(name)
@@ -82,7 +82,12 @@ mod tests {
             segment_start("audit.log.2026120314").unwrap().to_rfc3339(),
             "2026-12-03T14:00:00+00:00"
         );
-        for name in ["audit.log", "audit.log.20261203", "x.2026120314x", "x.2026139914"] {
+        for name in [
+            "audit.log",
+            "audit.log.20261203",
+            "x.2026120314x",
+            "x.2026139914",
+        ] {
             assert!(segment_start(name).is_none(), "{name}");
         }
     }

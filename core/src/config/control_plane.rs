@@ -290,8 +290,16 @@ mod tests {
             .unwrap();
         assert!(cp.admin_tls.is_none());
         // A data-plane-only process has no admin listener and needs no TLS settings for it.
-        assert!(parse("").unwrap().control_plane.unwrap().admin_tls.is_none());
-        let interval = parse("audit_prune_interval = \"2s\"").unwrap().control_plane.unwrap();
+        assert!(parse("")
+            .unwrap()
+            .control_plane
+            .unwrap()
+            .admin_tls
+            .is_none());
+        let interval = parse("audit_prune_interval = \"2s\"")
+            .unwrap()
+            .control_plane
+            .unwrap();
         assert_eq!(interval.audit_prune_interval.as_secs(), 2);
     }
 

@@ -448,7 +448,11 @@ impl Registry {
         let Some(dirs) = &self.audit else { return };
         match dirs.prune(id, plan.audit_retention) {
             Ok(0) => {}
-            Ok(n) => tracing::info!(store = id, segments = n, "audit segments past retention removed"),
+            Ok(n) => tracing::info!(
+                store = id,
+                segments = n,
+                "audit segments past retention removed"
+            ),
             Err(e) => tracing::error!(store = id, error = %e, "pruning the audit trail failed"),
         }
     }

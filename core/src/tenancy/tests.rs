@@ -192,12 +192,20 @@ async fn health(r: &Router, host: &str) -> (StatusCode, String) {
 
 #[tokio::test]
 async fn an_unknown_id_is_read_once_and_a_store_created_here_is_served_at_once() {
-    let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+    let storage: Arc<dyn Storage> = Arc::new(crate::storage::CountingStorage::new(Arc::new(
+        MemoryStorage::new(),
+    )));
     let registry = Arc::new(Registry::new(storage, config(), SealSetup::default()));
     let router = hosted_router(registry.clone(), 1 << 20);
     let host = "fixedid1.stores.test";
-    assert_eq!(health(&router, host).await, (StatusCode::NOT_FOUND, "1".into()));
-    assert_eq!(health(&router, host).await, (StatusCode::NOT_FOUND, "0".into()));
+    assert_eq!(
+        health(&router, host).await,
+        (StatusCode::NOT_FOUND, "1".into())
+    );
+    assert_eq!(
+        health(&router, host).await,
+        (StatusCode::NOT_FOUND, "0".into())
+    );
     // Each unknown id pays its own read.
     assert_eq!(
         health(&router, "fixedid2.stores.test").await,
@@ -208,5 +216,9 @@ async fn an_unknown_id_is_read_once_and_a_store_created_here_is_served_at_once()
         .await
         .unwrap();
     let (status, _) = health(&router, host).await;
-    assert_eq!(status, StatusCode::OK, "created here: no waiting for the TTL");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "created here: no waiting for the TTL"
+    );
 }
