@@ -172,6 +172,8 @@ impl FileSink {
         let hour = self.current_hour();
         let mut guard = self.file.lock().unwrap_or_else(|p| p.into_inner());
         if guard.as_ref().is_none_or(|open| open.hour != hour) {
+            // Close the previous segment first: if the new one cannot be opened, no entry
+            // may go to the old one.
             *guard = None;
             *guard = Some(self.open_file(hour)?);
         }

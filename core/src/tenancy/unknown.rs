@@ -51,7 +51,7 @@ impl UnknownStores {
     }
 
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    fn remembered(&self) -> usize {
         self.ids.lock().unwrap_or_else(|p| p.into_inner()).len()
     }
 }
@@ -79,13 +79,13 @@ mod tests {
         for i in 0..UNKNOWN_CAPACITY + 10 {
             cache.insert(&format!("id{i}"), t0);
         }
-        assert_eq!(cache.len(), UNKNOWN_CAPACITY);
+        assert_eq!(cache.remembered(), UNKNOWN_CAPACITY);
         // Full of live entries: a new id is simply not remembered.
         assert!(!cache.contains(&format!("id{}", UNKNOWN_CAPACITY + 5), t0));
         // Once they expired, a new id makes room by dropping them.
         let later = t0 + UNKNOWN_TTL;
         cache.insert("fresh", later);
-        assert_eq!(cache.len(), 1);
+        assert_eq!(cache.remembered(), 1);
         assert!(cache.contains("fresh", later));
     }
 }
