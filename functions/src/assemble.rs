@@ -116,6 +116,7 @@ fn audit_broker(config: &Config) -> AuditBroker {
     let policy = AuditPolicy {
         file_dir: config.audit_file_dir.clone(),
         api_creation_disabled: config.disable_api_audit_creation,
+        ..AuditPolicy::default()
     };
     let declared = config
         .audit_devices

@@ -30,10 +30,14 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct AdminArgs {
-    /// The admin API (default: $COFFER_ADMIN_ADDR, else http://127.0.0.1:8300). The
+    /// The admin API (default: $COFFER_ADMIN_ADDR, else https://127.0.0.1:8300). The
     /// credential is read from $COFFER_ADMIN_TOKEN only.
     #[arg(long)]
     pub address: Option<String>,
+    /// A PEM file of the CA that signed the admin listener's certificate, trusted in addition
+    /// to the public roots (default: $COFFER_ADMIN_CACERT).
+    #[arg(long = "ca-cert")]
+    pub ca_cert: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: AdminCommand,
 }

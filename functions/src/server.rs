@@ -10,7 +10,7 @@ use axum_server::accept::NoDelayAcceptor;
 use axum_server::tls_rustls::RustlsConfig;
 use axum_server::Handle;
 use coffer_core::audit::{AuditBroker, AuditPolicy};
-use coffer_core::config::{Config, ListenerConfig, LogFormat, StorageConfig};
+use coffer_core::config::{Config, ListenerConfig, LogFormat, StorageConfig, TlsConfig};
 use coffer_core::seal::InitParams;
 use coffer_core::store::{kv_v2_mount, Store, DEFAULT_STORE_ID};
 use tracing_subscriber::EnvFilter;
@@ -68,6 +68,7 @@ async fn run_dev(args: ServerArgs) -> anyhow::Result<()> {
     let dev_audit = AuditPolicy {
         file_dir: Some(std::env::temp_dir()),
         api_creation_disabled: false,
+        ..AuditPolicy::default()
     };
     let store = Arc::new(
         Store::new(storage, DEFAULT_STORE_ID).with_audit(AuditBroker::new(dev_audit, Vec::new())),
@@ -163,24 +164,55 @@ async fn serve(store: Arc<Store>, config: &Config) -> anyhow::Result<()> {
     .await
 }
 
+/// The control plane's admin API on its own address: TLS unless the config said
+/// `admin_tls_disable = true` (then `tls` is `None`).
+pub(crate) struct AdminListener {
+    pub addr: SocketAddr,
+    pub router: axum::Router,
+    pub tls: Option<TlsConfig>,
+}
+
+async fn rustls_config(addr: SocketAddr, tls: &TlsConfig) -> anyhow::Result<RustlsConfig> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    RustlsConfig::from_pem_file(&tls.cert_file, &tls.key_file)
+        .await
+        .with_context(|| {
+            format!(
+                "listener {addr}: loading certificate {} / key {}",
+                tls.cert_file.display(),
+                tls.key_file.display()
+            )
+        })
+}
+
 /// Serves the Vault API (`api(max_request_size)`) on every listener of `config`, and `admin`
-/// (the control plane's admin API, plain HTTP) on its own address, until SIGINT/SIGTERM.
+/// (the control plane's admin API) on its own address, until SIGINT/SIGTERM.
 /// Every accepted connection gets `TCP_NODELAY` (as Go's server, hence OpenBao, does): a response
 /// written in more than one segment must not wait for the client's delayed ACK.
 pub(crate) async fn serve_api(
     config: &Config,
     api: impl Fn(u64) -> axum::Router,
-    admin: Option<(SocketAddr, axum::Router)>,
+    admin: Option<AdminListener>,
 ) -> anyhow::Result<()> {
     let handle = Handle::new();
     let mut tasks = Vec::new();
-    if let Some((addr, router)) = admin {
-        let server = axum_server::bind(addr)
-            .acceptor(NoDelayAcceptor)
-            .handle(handle.clone());
+    if let Some(AdminListener { addr, router, tls }) = admin {
         let app = router.into_make_service_with_connect_info::<SocketAddr>();
-        tasks.push(tokio::spawn(async move { server.serve(app).await }));
-        tracing::info!(%addr, "admin API listening");
+        match &tls {
+            Some(files) => {
+                let server = axum_server::bind_rustls(addr, rustls_config(addr, files).await?)
+                    .map(|tls| tls.acceptor(NoDelayAcceptor))
+                    .handle(handle.clone());
+                tasks.push(tokio::spawn(async move { server.serve(app).await }));
+            }
+            None => {
+                let server = axum_server::bind(addr)
+                    .acceptor(NoDelayAcceptor)
+                    .handle(handle.clone());
+                tasks.push(tokio::spawn(async move { server.serve(app).await }));
+            }
+        }
+        tracing::info!(%addr, tls = tls.is_some(), "admin API listening");
     }
     for listener in &config.listeners {
         let limit = listener.max_request_size.unwrap_or(config.max_request_size);
@@ -189,17 +221,7 @@ pub(crate) async fn serve_api(
         let handle = handle.clone();
         match &listener.tls {
             Some(tls) => {
-                let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-                let rustls = RustlsConfig::from_pem_file(&tls.cert_file, &tls.key_file)
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "listener {addr}: loading tls_cert_file {} / tls_key_file {}",
-                            tls.cert_file.display(),
-                            tls.key_file.display()
-                        )
-                    })?;
-                let server = axum_server::bind_rustls(addr, rustls)
+                let server = axum_server::bind_rustls(addr, rustls_config(addr, tls).await?)
                     .map(|tls| tls.acceptor(NoDelayAcceptor))
                     .handle(handle);
                 tasks.push(tokio::spawn(async move { server.serve(app).await }));

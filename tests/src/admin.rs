@@ -7,11 +7,14 @@
 //! HTTP client sends every request to 127.0.0.1 with the store's name as its `Host` (an
 //! absolute-form request line, which the server routes by its authority).
 
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
+use tempfile::TempDir;
 
 use crate::process::{self, CmdOutput};
+use crate::tls::{self, TlsFiles};
 use crate::{binaries, ports, Flavor, Http, Req, Server, ServerOptions};
 
 /// The base domain every test control plane serves.
@@ -23,13 +26,26 @@ pub const ADMIN_TOKEN: &str = "test-admin-credential-0123456789";
 pub struct ControlPlane {
     pub server: Server,
     pub admin_port: u16,
+    /// The admin listener's certificate files when it speaks TLS.
+    admin_tls: Option<TlsFiles>,
+    /// Holds `admin_tls`'s files for the life of the server.
+    _tls_dir: Option<TempDir>,
 }
 
-/// The `control_plane` block of a test server; with an admin API on `admin_port` if given.
-fn block(plans: &str, admin_port: Option<u16>) -> String {
-    let admin = admin_port
-        .map(|p| format!("  admin_address = \"127.0.0.1:{p}\"\n"))
-        .unwrap_or_default();
+/// The `control_plane` block of a test server; with an admin API on `admin_port` if given,
+/// over TLS with `tls`, else plain HTTP (`admin_tls_disable = true`).
+fn block(plans: &str, admin_port: Option<u16>, tls: Option<&TlsFiles>) -> String {
+    let admin = match (admin_port, tls) {
+        (Some(p), Some(tls)) => format!(
+            "  admin_address = \"127.0.0.1:{p}\"\n  admin_tls_cert_file = {:?}\n  admin_tls_key_file = {:?}\n",
+            tls.cert.display().to_string(),
+            tls.key.display().to_string()
+        ),
+        (Some(p), None) => {
+            format!("  admin_address = \"127.0.0.1:{p}\"\n  admin_tls_disable = true\n")
+        }
+        (None, _) => String::new(),
+    };
     format!(
         "control_plane {{\n  base_domain = \"{BASE_DOMAIN}\"\n{admin}  key_shares = 3\n  key_threshold = 2\n{plans}\n}}"
     )
@@ -38,7 +54,7 @@ fn block(plans: &str, admin_port: Option<u16>) -> String {
 /// A data-plane-only process (no admin API, no credential) serving the stores of the storage
 /// in `opts`.
 pub fn start_data_plane(plans: &str, opts: ServerOptions) -> Server {
-    Server::with_config(Flavor::Coffer, opts.line(&block(plans, None)))
+    Server::with_config(Flavor::Coffer, opts.line(&block(plans, None, None)))
 }
 
 /// `<id>.stores.test:PORT` of `server`.
@@ -105,24 +121,57 @@ pub fn scan_table(moto: &crate::moto::Moto, table: &str) -> Vec<(String, String)
 impl ControlPlane {
     /// Starts a control plane with these `plan "<name>" { ... }` blocks (the first is the
     /// default) on `opts` (memory or persistent storage, extra lines).
+    /// The admin API speaks plain HTTP (`admin_tls_disable = true`).
     pub fn start(plans: &str, opts: ServerOptions) -> ControlPlane {
+        ControlPlane::launch(plans, opts, None)
+    }
+
+    /// Like [`ControlPlane::start`], with the admin API on TLS: a certificate for 127.0.0.1
+    /// signed by a freshly generated CA ([`ControlPlane::admin_ca_cert`]).
+    pub fn start_with_admin_tls(plans: &str, opts: ServerOptions) -> ControlPlane {
+        let dir = tempfile::Builder::new()
+            .prefix("coffer-admin-tls-")
+            .tempdir()
+            .expect("create tls dir");
+        let files = tls::generate(dir.path());
+        ControlPlane::launch(plans, opts, Some((files, dir)))
+    }
+
+    fn launch(plans: &str, opts: ServerOptions, tls: Option<(TlsFiles, TempDir)>) -> ControlPlane {
         let admin_port = ports::free_port();
+        let (admin_tls, tls_dir) = tls.unzip();
         let opts = opts
-            .line(&block(plans, Some(admin_port)))
+            .line(&block(plans, Some(admin_port), admin_tls.as_ref()))
             .env(vec![("COFFER_ADMIN_TOKEN".into(), ADMIN_TOKEN.into())]);
         let server = Server::with_config(Flavor::Coffer, opts);
-        let cp = ControlPlane { server, admin_port };
+        let cp = ControlPlane {
+            server,
+            admin_port,
+            admin_tls,
+            _tls_dir: tls_dir,
+        };
         cp.server.wait_for_log("admin API listening");
         cp
     }
 
-    pub fn admin_addr(&self) -> String {
-        format!("http://127.0.0.1:{}", self.admin_port)
+    /// The CA that signed the admin listener's certificate, when it speaks TLS.
+    pub fn admin_ca_cert(&self) -> Option<&Path> {
+        self.admin_tls.as_ref().map(|t| t.ca_cert.as_path())
     }
 
-    /// Raw HTTP to the admin API (add the credential with [`ControlPlane::admin_req`]).
+    pub fn admin_addr(&self) -> String {
+        let scheme = if self.admin_tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.admin_port)
+    }
+
+    /// Raw HTTP to the admin API (add the credential with [`ControlPlane::admin_req`]),
+    /// trusting its CA when it speaks TLS.
     pub fn admin_http(&self) -> Http {
-        Http::new(&self.admin_addr(), None)
+        Http::new(&self.admin_addr(), self.admin_ca_cert())
     }
 
     /// An admin API request carrying the admin credential.
@@ -132,13 +181,26 @@ impl ControlPlane {
             .header("Authorization", &format!("Bearer {ADMIN_TOKEN}"))
     }
 
-    /// `coffer admin <args>` against this control plane, with the credential in its env.
+    /// `coffer admin <args>` against this control plane, with the credential (and the admin
+    /// CA, when TLS) in its env.
     pub fn admin(&self, args: &[&str]) -> CmdOutput {
+        self.admin_with_env(args, &[])
+    }
+
+    /// `coffer admin <args>` with extra environment variables (set after the defaults, so
+    /// they may override `COFFER_ADMIN_CACERT` or `COFFER_ADMIN_ADDR`).
+    pub fn admin_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> CmdOutput {
         let mut cmd = Command::new(binaries::coffer_bin());
         cmd.arg("admin").args(args);
         process::hermetic_env(&mut cmd);
         cmd.env("COFFER_ADMIN_ADDR", self.admin_addr())
             .env("COFFER_ADMIN_TOKEN", ADMIN_TOKEN);
+        if let Some(ca) = self.admin_ca_cert() {
+            cmd.env("COFFER_ADMIN_CACERT", ca);
+        }
+        for (name, value) in env {
+            cmd.env(name, value);
+        }
         process::run(cmd, &self.server.scratch_dir())
     }
 

@@ -379,3 +379,34 @@ fn delete_needs_confirmation_removes_every_item_and_the_endpoint_answers_404() {
     );
     assert!(keys.contains(&format!("_coffer/stores/{b}")), "{keys:?}");
 }
+
+#[test]
+fn an_unknown_store_id_costs_one_storage_read_then_none_until_the_ttl() {
+    let cp = ControlPlane::start(PLANS, ServerOptions::memory());
+    let trips = |id: &str| {
+        let resp = cp
+            .store_req(id, "GET", "/v1/secret/data/x", Some("s.nothing"))
+            .send();
+        resp.assert_status(404);
+        assert!(resp.errors()[0].contains("no secret store"), "{resp}");
+        resp.header("x-coffer-storage-round-trips")
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(trips("nosuchstore1"), "1");
+    assert_eq!(trips("nosuchstore1"), "0");
+    assert_eq!(trips("nosuchstore1"), "0");
+    assert_eq!(trips("nosuchstore2"), "1");
+    // The answer is remembered for 2 s (UNKNOWN_TTL), then the record is read again.
+    thread::sleep(Duration::from_millis(2100));
+    assert_eq!(trips("nosuchstore1"), "1");
+    // A malformed host never costs a read.
+    let resp = cp
+        .server
+        .http()
+        .req("GET", "/v1/sys/health")
+        .header("Host", "Not_A.stores.test")
+        .send();
+    resp.assert_status(404);
+    assert_eq!(resp.header("x-coffer-storage-round-trips"), Some("0"));
+}

@@ -8,6 +8,7 @@
 
 pub mod entry;
 pub mod hash;
+pub mod segment;
 mod sink;
 mod trail;
 
@@ -86,6 +87,12 @@ pub struct AuditPolicy {
     pub file_dir: Option<PathBuf>,
     /// `disable_api_audit_creation = true`: only config-declared devices exist.
     pub api_creation_disabled: bool,
+    /// Every file device writes hourly segments (`<file_path>.<YYYYMMDDHH>`), so retention can
+    /// remove whole files (managed stores; see `segment`).
+    pub segmented: bool,
+    /// A file no API-created device may write to (a managed store's own trail: a tenant must
+    /// not mix entries of its choosing, or raw ones, into it). Compared once resolved.
+    pub reserved_file: Option<PathBuf>,
 }
 
 /// A device declared in the server config (`audit "file" "name" { ... }`).
@@ -181,7 +188,13 @@ fn build_sink(entry: &DeviceEntry, policy: &AuditPolicy, prefix: &str) -> Result
                         "file audit devices created through the API need audit_file_dir in the server config".into(),
                     )
                 })?;
-                sink::check_inside(dir, &path)?;
+                let resolved = sink::check_inside(dir, &path)?;
+                if policy.reserved_file.as_ref() == Some(&resolved) {
+                    return Err(AuditError::Refused(format!(
+                        "file_path {}: is the audit trail the service keeps; choose another file",
+                        path.display()
+                    )));
+                }
             }
             let mode = match options.get("mode") {
                 None => None,
@@ -192,7 +205,12 @@ fn build_sink(entry: &DeviceEntry, policy: &AuditPolicy, prefix: &str) -> Result
                         .ok_or_else(|| AuditError::Invalid(format!("invalid mode {m:?}")))?,
                 ),
             };
-            Ok(Sink::File(FileSink::open(path, mode, prefix.to_string())?))
+            Ok(Sink::File(FileSink::open(
+                path,
+                mode,
+                prefix.to_string(),
+                policy.segmented,
+            )?))
         }
         "socket" => {
             check_known(
@@ -342,12 +360,17 @@ impl AuditBroker {
         Ok(())
     }
 
-    /// Loads the table at unseal, adding config-declared devices that are missing.
+    /// Loads the table at unseal, adding config-declared devices that are missing and removing
+    /// those the config no longer declares (as OpenBao does with declarative devices).
     pub async fn load(&self, barrier: &Barrier) -> Result<(), AuditError> {
         let declared = self.declared.clone();
         let table = self
             .update(barrier, |table| {
-                let mut changed = false;
+                let before = table.devices.len();
+                table.devices.retain(|e| {
+                    !e.from_config || declared.iter().any(|d| normalize(&d.path) == e.path)
+                });
+                let mut changed = table.devices.len() != before;
                 for d in &declared {
                     let path = normalize(&d.path);
                     if !table.devices.iter().any(|e| e.path == path) {
@@ -426,11 +449,18 @@ impl AuditBroker {
         self.install(&table)
     }
 
-    /// `sys/audit/<path>` DELETE.
+    /// `sys/audit/<path>` DELETE. A config-declared device cannot be disabled through the
+    /// API (as in OpenBao): the config owns it, and on a managed store it is the trail the
+    /// service keeps for the plan's retention.
     pub async fn disable(&self, barrier: &Barrier, path: &str) -> Result<(), AuditError> {
         let path = normalize(path);
         let table = self
             .update(barrier, |table| {
+                if table.devices.iter().any(|e| e.path == path && e.from_config) {
+                    return Err(AuditError::Refused(format!(
+                        "audit device {path} is declared in the server configuration and cannot be disabled through the API"
+                    )));
+                }
                 let before = table.devices.len();
                 table.devices.retain(|e| e.path != path);
                 Ok(table.devices.len() != before)

@@ -14,9 +14,9 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use super::AuditError;
+use super::{segment, AuditError};
 
 pub enum Sink {
     File(FileSink),
@@ -52,11 +52,20 @@ pub struct FileSink {
     path: PathBuf,
     mode: Option<u32>,
     prefix: String,
-    file: Mutex<Option<File>>,
+    /// Write hourly segments `<path>.<YYYYMMDDHH>` instead of `path` (see `segment`).
+    segmented: bool,
+    file: Mutex<Option<OpenFile>>,
 }
 
-/// Checks that `path` lies inside `dir` once every symlink in its parent is resolved.
-pub fn check_inside(dir: &Path, path: &Path) -> Result<(), AuditError> {
+/// The open file and the segment it is (always 0 when not segmented).
+struct OpenFile {
+    file: File,
+    hour: u64,
+}
+
+/// Checks that `path` lies inside `dir` once every symlink in its parent is resolved; returns
+/// the resolved path.
+pub fn check_inside(dir: &Path, path: &Path) -> Result<PathBuf, AuditError> {
     let refuse = |why: &str| AuditError::Refused(format!("file_path {}: {why}", path.display()));
     if !path.is_absolute() {
         return Err(refuse("must be an absolute path"));
@@ -80,24 +89,44 @@ pub fn check_inside(dir: &Path, path: &Path) -> Result<(), AuditError> {
             dir.display()
         )));
     }
-    Ok(())
+    Ok(parent.join(name))
 }
 
 impl FileSink {
-    pub fn open(path: PathBuf, mode: Option<u32>, prefix: String) -> Result<Self, AuditError> {
+    pub fn open(
+        path: PathBuf,
+        mode: Option<u32>,
+        prefix: String,
+        segmented: bool,
+    ) -> Result<Self, AuditError> {
         let sink = FileSink {
             path,
             mode,
             prefix,
+            segmented,
             file: Mutex::new(None),
         };
         sink.reopen()?;
         Ok(sink)
     }
 
-    fn open_file(&self) -> Result<File, AuditError> {
+    /// The segment an entry written now goes to.
+    fn current_hour(&self) -> u64 {
+        if self.segmented {
+            segment::hour_of(SystemTime::now())
+        } else {
+            0
+        }
+    }
+
+    fn open_file(&self, hour: u64) -> Result<OpenFile, AuditError> {
+        let path = if self.segmented {
+            segment::segment_path(&self.path, hour)
+        } else {
+            self.path.clone()
+        };
         let refuse =
-            |why: String| AuditError::Refused(format!("file_path {}: {why}", self.path.display()));
+            |why: String| AuditError::Refused(format!("file_path {}: {why}", path.display()));
         let mode = self.mode.unwrap_or(0o600);
         let mut file = OpenOptions::new()
             .read(true)
@@ -105,7 +134,7 @@ impl FileSink {
             .create(true)
             .mode(if mode == 0 { 0o600 } else { mode })
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&self.path)
+            .open(&path)
             .map_err(|e| {
                 if e.raw_os_error() == Some(libc::ELOOP) {
                     refuse("is a symbolic link".into())
@@ -136,16 +165,20 @@ impl FileSink {
             file.set_permissions(std::fs::Permissions::from_mode(mode))
                 .map_err(|e| refuse(e.to_string()))?;
         }
-        Ok(file)
+        Ok(OpenFile { file, hour })
     }
 
     fn write_line(&self, line: &[u8]) -> Result<(), AuditError> {
+        let hour = self.current_hour();
         let mut guard = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        if guard.is_none() {
-            *guard = Some(self.open_file()?);
+        if guard.as_ref().is_none_or(|open| open.hour != hour) {
+            // Close the previous segment first: if the new one cannot be opened, no entry
+            // may go to the old one.
+            *guard = None;
+            *guard = Some(self.open_file(hour)?);
         }
-        let file = guard.as_mut().expect("opened above");
-        file.write_all(line).map_err(|e| {
+        let open = guard.as_mut().expect("opened above");
+        open.file.write_all(line).map_err(|e| {
             // Drop the handle so the next entry tries a fresh open.
             let msg = e.to_string();
             *guard = None;
@@ -156,7 +189,7 @@ impl FileSink {
     /// Reopens the file (after log rotation moved it away). If it cannot be reopened the old
     /// handle is dropped too, so entries fail (closed) instead of going to a rotated file.
     pub fn reopen(&self) -> Result<(), AuditError> {
-        let opened = self.open_file();
+        let opened = self.open_file(self.current_hour());
         let mut guard = self.file.lock().unwrap_or_else(|p| p.into_inner());
         match opened {
             Ok(file) => {

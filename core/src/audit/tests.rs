@@ -41,6 +41,7 @@ fn broker(dir: &std::path::Path) -> AuditBroker {
         AuditPolicy {
             file_dir: Some(dir.to_path_buf()),
             api_creation_disabled: false,
+            ..AuditPolicy::default()
         },
         vec![],
     )
@@ -358,6 +359,7 @@ async fn declared_devices_are_added_once_and_may_write_anywhere() {
         AuditPolicy {
             file_dir: None,
             api_creation_disabled: true,
+            ..AuditPolicy::default()
         },
         declared.clone(),
     );
@@ -379,4 +381,59 @@ async fn declared_devices_are_added_once_and_may_write_anywhere() {
         matches!(err, Err(AuditError::Refused(_))),
         "API creation disabled"
     );
+}
+
+#[tokio::test]
+async fn a_declared_device_cannot_be_disabled_through_the_api_and_leaves_with_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let barrier = barrier().await;
+    let declared = vec![DeclaredDevice {
+        kind: "file".into(),
+        path: "cfg".into(),
+        description: String::new(),
+        options: opts(&[("file_path", dir.path().join("cfg.log").to_str().unwrap())]),
+    }];
+    let with = AuditBroker::new(AuditPolicy::default(), declared);
+    with.load(&barrier).await.unwrap();
+    let err = with.disable(&barrier, "cfg").await;
+    assert!(matches!(err, Err(AuditError::Refused(m)) if m.contains("declared")));
+    assert_eq!(with.list().len(), 1);
+    // The next unseal under a config that no longer declares it drops it.
+    let without = AuditBroker::new(AuditPolicy::default(), vec![]);
+    without.load(&barrier).await.unwrap();
+    assert!(without.list().is_empty());
+}
+
+#[tokio::test]
+async fn a_segmented_device_writes_the_current_hours_segment_and_never_the_reserved_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let barrier = barrier().await;
+    let dir_path = dir.path().canonicalize().unwrap();
+    let b = AuditBroker::new(
+        AuditPolicy {
+            file_dir: Some(dir_path.clone()),
+            segmented: true,
+            reserved_file: Some(dir_path.join("audit.log")),
+            ..AuditPolicy::default()
+        },
+        vec![],
+    );
+    let err = b
+        .enable(
+            &barrier,
+            "mine",
+            "file",
+            "",
+            opts(&[("file_path", dir_path.join("./audit.log").to_str().unwrap())]),
+            false,
+        )
+        .await;
+    assert!(matches!(err, Err(AuditError::Refused(m)) if m.contains("service keeps")));
+    let base = dir_path.join("team.log");
+    enable_file(&b, &barrier, "mine", &base).await;
+    b.log_request(&sample(), None).unwrap();
+    assert!(!base.exists(), "entries go to segments, not the base path");
+    let segment = segment::segment_path(&base, segment::hour_of(std::time::SystemTime::now()));
+    let lines = std::fs::read_to_string(&segment).unwrap();
+    assert_eq!(lines.lines().count(), 1, "{}", segment.display());
 }

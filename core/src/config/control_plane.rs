@@ -7,6 +7,11 @@
 //!   endpoint        = "https://{store}.secrets.example.com"   # what create reports
 //!   admin_address   = "127.0.0.1:8300"          # serve the admin API here (else: data plane only)
 //!   admin_token_env = "COFFER_ADMIN_TOKEN"      # the admin credential's variable
+//!   admin_tls_cert_file = "/etc/coffer/admin.pem"   # the admin API speaks TLS ...
+//!   admin_tls_key_file  = "/etc/coffer/admin-key.pem"
+//!   # admin_tls_disable = true                  # ... or plain HTTP, only when said so
+//!   audit_dir            = "/var/log/coffer/stores"   # every store's audit trail, by id
+//!   audit_prune_interval = "5m"                 # how often segments past retention go
 //!   default_plan    = "free"
 //!   key_shares      = 5
 //!   key_threshold   = 3
@@ -23,14 +28,19 @@
 //! never in the file: only the name of the environment variable holding it.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
 
 use hcl::{Block, Structure};
 
 use super::value::{self, key};
-use super::ConfigError;
+use super::{ConfigError, TlsConfig};
 use crate::tenancy::Plan;
 
 pub const DEFAULT_ADMIN_TOKEN_ENV: &str = "COFFER_ADMIN_TOKEN";
+
+/// How often segments past their store's retention are removed, unless configured.
+pub const DEFAULT_AUDIT_PRUNE_INTERVAL: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ControlPlaneConfig {
@@ -39,6 +49,14 @@ pub struct ControlPlaneConfig {
     pub endpoint: Option<String>,
     pub admin_address: Option<SocketAddr>,
     pub admin_token_env: String,
+    /// The admin listener's certificate and key. `None` only with `admin_tls_disable = true`
+    /// (or without an admin listener): the admin API carries root tokens and keys.
+    pub admin_tls: Option<TlsConfig>,
+    /// Where every store's audit trail is written (`<audit_dir>/<id>/`), kept for its plan's
+    /// `audit_retention`. Without it stores have no service-kept trail.
+    pub audit_dir: Option<PathBuf>,
+    /// How often the background task removes audit segments past retention.
+    pub audit_prune_interval: Duration,
     /// Never empty; the default plan is among them.
     pub plans: Vec<Plan>,
     pub default_plan: String,
@@ -68,6 +86,11 @@ pub(super) fn parse(block: &Block) -> Result<ControlPlaneConfig, ConfigError> {
     let mut endpoint = None;
     let mut admin_address = None;
     let mut admin_token_env = DEFAULT_ADMIN_TOKEN_ENV.to_string();
+    let mut admin_tls_disable = false;
+    let mut admin_cert_file = None;
+    let mut admin_key_file = None;
+    let mut audit_dir = None;
+    let mut audit_prune_interval = DEFAULT_AUDIT_PRUNE_INTERVAL;
     let mut plans: Vec<Plan> = Vec::new();
     let mut default_plan = None;
     let mut key_shares = 5;
@@ -99,6 +122,18 @@ pub(super) fn parse(block: &Block) -> Result<ControlPlaneConfig, ConfigError> {
                     })?);
             }
             "admin_token_env" => admin_token_env = text(structure)?,
+            "admin_tls_disable" => {
+                admin_tls_disable =
+                    value::boolean(&setting, value::attribute(&setting, structure)?)?
+            }
+            "admin_tls_cert_file" => admin_cert_file = Some(file(&setting, structure)?),
+            "admin_tls_key_file" => admin_key_file = Some(file(&setting, structure)?),
+            "audit_dir" => audit_dir = Some(absolute(&setting, structure)?),
+            "audit_prune_interval" => {
+                audit_prune_interval =
+                    value::duration(&setting, value::attribute(&setting, structure)?)?
+                        .ok_or_else(|| value::invalid(&setting, "must be more than zero"))?
+            }
             "default_plan" => default_plan = Some(text(structure)?),
             "key_shares" => key_shares = small(&setting, structure)?,
             "key_threshold" => key_threshold = small(&setting, structure)?,
@@ -126,6 +161,26 @@ pub(super) fn parse(block: &Block) -> Result<ControlPlaneConfig, ConfigError> {
             reason: "at least one plan \"<name>\" { ... } block is required".into(),
         });
     }
+    let admin_tls = match (admin_tls_disable, admin_cert_file, admin_key_file) {
+        (true, None, None) => None,
+        (true, _, _) => {
+            return Err(value::invalid(
+                "control_plane.admin_tls_disable",
+                "admin_tls_disable = true and admin_tls_cert_file/admin_tls_key_file contradict each other",
+            ))
+        }
+        (false, Some(cert_file), Some(key_file)) => Some(TlsConfig {
+            cert_file,
+            key_file,
+        }),
+        (false, None, None) if admin_address.is_none() => None,
+        (false, _, _) => {
+            return Err(ConfigError::Missing {
+                setting: "control_plane.admin_tls_cert_file".into(),
+                reason: "the admin API carries root tokens and keys: set admin_tls_cert_file and admin_tls_key_file, or admin_tls_disable = true".into(),
+            })
+        }
+    };
     let default_plan = default_plan.unwrap_or_else(|| plans[0].name.clone());
     if !plans.iter().any(|p| p.name == default_plan) {
         return Err(value::invalid(
@@ -138,11 +193,27 @@ pub(super) fn parse(block: &Block) -> Result<ControlPlaneConfig, ConfigError> {
         endpoint,
         admin_address,
         admin_token_env,
+        admin_tls,
+        audit_dir,
+        audit_prune_interval,
         plans,
         default_plan,
         key_shares,
         key_threshold,
     })
+}
+
+fn file(setting: &str, structure: &Structure) -> Result<PathBuf, ConfigError> {
+    value::path(setting, value::attribute(setting, structure)?)
+}
+
+/// A path that must be absolute: a relative one would depend on the server's working directory.
+fn absolute(setting: &str, structure: &Structure) -> Result<PathBuf, ConfigError> {
+    let path = file(setting, structure)?;
+    if !path.is_absolute() {
+        return Err(value::invalid(setting, "must be an absolute path"));
+    }
+    Ok(path)
 }
 
 fn small(setting: &str, structure: &Structure) -> Result<u32, ConfigError> {
@@ -184,7 +255,7 @@ mod tests {
     #[test]
     fn a_control_plane_block_reads_plans_and_routing() {
         let cfg = Config::from_hcl(&format!(
-            "{BASE}control_plane {{\n base_domain = \"Secrets.Example.com\"\n admin_address = \"127.0.0.1:8300\"\n default_plan = \"pro\"\n plan \"free\" {{\n requests_per_second = 5\n max_secrets = 10\n max_secret_size = 1024\n audit_retention = \"168h\"\n }}\n plan \"pro\" {{ requests_per_second = 500 }}\n}}\n"
+            "{BASE}control_plane {{\n base_domain = \"Secrets.Example.com\"\n admin_address = \"127.0.0.1:8300\"\n admin_tls_cert_file = \"admin.pem\"\n admin_tls_key_file = \"admin-key.pem\"\n audit_dir = \"/var/log/coffer\"\n default_plan = \"pro\"\n plan \"free\" {{\n requests_per_second = 5\n max_secrets = 10\n max_secret_size = 1024\n audit_retention = \"168h\"\n }}\n plan \"pro\" {{ requests_per_second = 500 }}\n}}\n"
         ))
         .unwrap();
         let cp = cfg.control_plane.unwrap();
@@ -199,6 +270,37 @@ mod tests {
         assert_eq!(free.burst_or_rate(), 5);
         assert_eq!(cp.endpoint_of("abc"), "https://abc.secrets.example.com");
         assert_eq!(cp.admin_token_env, "COFFER_ADMIN_TOKEN");
+        let tls = cp.admin_tls.unwrap();
+        assert_eq!(tls.cert_file.to_str(), Some("admin.pem"));
+        assert_eq!(tls.key_file.to_str(), Some("admin-key.pem"));
+        assert_eq!(cp.audit_dir.unwrap().to_str(), Some("/var/log/coffer"));
+        assert_eq!(cp.audit_prune_interval, super::DEFAULT_AUDIT_PRUNE_INTERVAL);
+    }
+
+    #[test]
+    fn plain_http_on_the_admin_listener_needs_admin_tls_disable() {
+        let parse = |body: &str| {
+            Config::from_hcl(&format!(
+                "{BASE}control_plane {{\n base_domain = \"x.com\"\n plan \"a\" {{}}\n {body}\n}}\n"
+            ))
+        };
+        let cp = parse("admin_address = \"127.0.0.1:8300\"\n admin_tls_disable = true")
+            .unwrap()
+            .control_plane
+            .unwrap();
+        assert!(cp.admin_tls.is_none());
+        // A data-plane-only process has no admin listener and needs no TLS settings for it.
+        assert!(parse("")
+            .unwrap()
+            .control_plane
+            .unwrap()
+            .admin_tls
+            .is_none());
+        let interval = parse("audit_prune_interval = \"2s\"")
+            .unwrap()
+            .control_plane
+            .unwrap();
+        assert_eq!(interval.audit_prune_interval.as_secs(), 2);
     }
 
     #[test]
@@ -227,6 +329,26 @@ mod tests {
             (
                 "base_domain = \"x.com\"\n admin_token = \"s3cret\"\n plan \"a\" {}",
                 "admin_token",
+            ),
+            (
+                "base_domain = \"x.com\"\n admin_address = \"127.0.0.1:1\"\n plan \"a\" {}",
+                "admin_tls_cert_file",
+            ),
+            (
+                "base_domain = \"x.com\"\n admin_address = \"127.0.0.1:1\"\n admin_tls_cert_file = \"c.pem\"\n plan \"a\" {}",
+                "admin_tls_key_file",
+            ),
+            (
+                "base_domain = \"x.com\"\n admin_tls_disable = true\n admin_tls_cert_file = \"c.pem\"\n plan \"a\" {}",
+                "contradict",
+            ),
+            (
+                "base_domain = \"x.com\"\n audit_dir = \"logs\"\n plan \"a\" {}",
+                "absolute",
+            ),
+            (
+                "base_domain = \"x.com\"\n audit_prune_interval = 0\n plan \"a\" {}",
+                "audit_prune_interval",
             ),
         ] {
             let err = Config::from_hcl(&format!("{BASE}control_plane {{\n {body}\n}}\n"))

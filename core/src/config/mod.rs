@@ -25,7 +25,9 @@ use std::time::Duration;
 use hcl::Structure;
 
 pub use audit::AuditDeviceConfig;
-pub use control_plane::{ControlPlaneConfig, DEFAULT_ADMIN_TOKEN_ENV};
+pub use control_plane::{
+    ControlPlaneConfig, DEFAULT_ADMIN_TOKEN_ENV, DEFAULT_AUDIT_PRUNE_INTERVAL,
+};
 pub use error::ConfigError;
 pub use listener::{ListenerConfig, TlsConfig};
 pub use logging::{LogFormat, LogLevel};

@@ -7,6 +7,7 @@
 //! limit and secret quota, and creating, re-planning and deleting stores. It never reads a
 //! store's secrets; `Store` does that, for requests the store itself authorised.
 
+pub mod audit_dirs;
 pub mod bucket;
 pub mod host;
 pub mod plan;
@@ -15,6 +16,7 @@ pub mod record;
 pub mod registry;
 #[cfg(test)]
 mod tests;
+pub mod unknown;
 
 pub use plan::Plan;
 pub use registry::{Created, Registry, StoreSummary, TenancyError};

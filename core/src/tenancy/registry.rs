@@ -4,7 +4,9 @@
 //! stores it has served (their unsealed keys, mount tables, rate limiters). A cached entry is
 //! re-read from its record in the background at most every [`RECORD_REFRESH`], so a plan
 //! change or a delete made by another process applies here within that bound, while a request
-//! never waits for the re-read (the request path stays at its round-trip budget).
+//! never waits for the re-read (the request path stays at its round-trip budget). Ids found
+//! to name no active store are remembered briefly (`unknown`), so repeated requests for them
+//! cost no storage read either.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -20,11 +22,13 @@ use crate::seal::{InitParams, Protector, SealSetup};
 use crate::storage::{Condition, Storage, StorageError};
 use crate::store::{kv_v2_mount, InitResult, Store};
 
+use super::audit_dirs::AuditDirs;
 use super::bucket::{RateMeter, TokenBucket};
 use super::host::{is_valid_store_id, new_store_id, store_id_from_host};
 use super::plan::{Plan, PlanCell};
 use super::quota::{read_count, SecretQuota};
 use super::record::{self, Lifecycle, StoreRecord};
+use super::unknown::UnknownStores;
 
 /// How stale a cached store's record (plan, existence) may get in a process that did not make
 /// the change.
@@ -89,15 +93,20 @@ pub struct Registry {
     config: ControlPlaneConfig,
     seal: SealSetup,
     tenants: RwLock<HashMap<String, Arc<Tenant>>>,
+    unknown: UnknownStores,
+    /// `audit_dir`: where the service keeps every store's audit trail.
+    audit: Option<AuditDirs>,
 }
 
 impl Registry {
     pub fn new(storage: Arc<dyn Storage>, config: ControlPlaneConfig, seal: SealSetup) -> Self {
         Registry {
+            audit: config.audit_dir.clone().map(AuditDirs::new),
             storage,
             config,
             seal,
             tenants: RwLock::new(HashMap::new()),
+            unknown: UnknownStores::default(),
         }
     }
 
@@ -129,11 +138,16 @@ impl Registry {
 
     fn build(&self, record: StoreRecord) -> Arc<Tenant> {
         let plan = Arc::new(PlanCell::new(self.plan_named(&record.plan)));
-        // Tenants get no file audit devices (no audit_file_dir): a store's root token must not
-        // be able to make the server write files.
+        // Without an audit_dir tenants get no file audit devices: a store's root token must not
+        // be able to make the server write files. With one, the store's trail is kept there
+        // and the tenant's own file devices are confined to the store's directory.
+        let audit = match &self.audit {
+            Some(dirs) => dirs.broker(&record.id),
+            None => AuditBroker::new(AuditPolicy::default(), Vec::new()),
+        };
         let store = Store::new(self.storage.clone(), &record.id)
             .with_seal(self.seal.clone())
-            .with_audit(AuditBroker::new(AuditPolicy::default(), Vec::new()))
+            .with_audit(audit)
             .with_quota(SecretQuota::new(
                 self.storage.clone(),
                 &record.id,
@@ -153,17 +167,22 @@ impl Registry {
         })
     }
 
-    /// The tenant of an active store, from the cache or its record (one round trip).
+    /// The tenant of an active store, from the cache or its record (one round trip; none for
+    /// an id found unknown within [`super::unknown::UNKNOWN_TTL`]).
     async fn tenant(&self, id: &str) -> Result<Option<Arc<Tenant>>, StorageError> {
         if let Some(t) = self.cached(id) {
             return Ok(Some(t));
         }
-        let Some((record, _)) = record::load(self.storage.as_ref(), id).await? else {
-            return Ok(None);
-        };
-        if record.state != Lifecycle::Active {
+        if self.unknown.contains(id, Instant::now()) {
             return Ok(None);
         }
+        let record = match record::load(self.storage.as_ref(), id).await? {
+            Some((record, _)) if record.state == Lifecycle::Active => record,
+            _ => {
+                self.unknown.insert(id, Instant::now());
+                return Ok(None);
+            }
+        };
         let mut tenants = self.tenants.write().unwrap_or_else(|p| p.into_inner());
         let tenant = tenants
             .entry(id.to_string())
@@ -246,6 +265,18 @@ impl Registry {
         shares: Option<u32>,
         threshold: Option<u32>,
     ) -> Result<Created, TenancyError> {
+        self.create_as(new_store_id(), plan, shares, threshold)
+            .await
+    }
+
+    /// `create` with a given id (tests choose it, to probe the id before it exists).
+    pub(super) async fn create_as(
+        &self,
+        id: String,
+        plan: Option<&str>,
+        shares: Option<u32>,
+        threshold: Option<u32>,
+    ) -> Result<Created, TenancyError> {
         let plan = match plan {
             Some(name) => self.known_plan(name)?.clone(),
             None => self.config.default_plan().clone(),
@@ -253,7 +284,7 @@ impl Registry {
         let shares = shares.unwrap_or(self.config.key_shares);
         let threshold = threshold.unwrap_or(self.config.key_threshold);
         let mut record = StoreRecord {
-            id: new_store_id(),
+            id,
             plan: plan.name.clone(),
             created: Utc::now(),
             seal: self.seal.active.kind().to_string(),
@@ -278,6 +309,7 @@ impl Registry {
             Err(e) => {
                 self.storage.purge(&format!("{}/", record.id)).await?;
                 self.storage.delete(&record::record_key(&record.id)).await?;
+                self.remove_audit_trail(&record.id);
                 return Err(TenancyError::Init(e));
             }
         };
@@ -291,6 +323,7 @@ impl Registry {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .insert(record.id.clone(), tenant);
+        self.unknown.remove(&record.id);
         tracing::info!(store = %record.id, plan = %record.plan, "store created");
         Ok(Created {
             endpoint: self.endpoint(&record.id),
@@ -338,6 +371,8 @@ impl Registry {
                 .unwrap_or_else(|p| p.into_inner())
                 .plan = plan.name.clone();
         }
+        // A shorter retention applies at once, not at the next pruning round.
+        self.prune_audit_trail(id, &plan);
         tracing::info!(store = id, plan = %plan.name, "store plan changed");
         self.show(id).await
     }
@@ -360,6 +395,7 @@ impl Registry {
         }
         self.evict(id);
         let removed = self.storage.purge(&format!("{id}/")).await?;
+        self.remove_audit_trail(id);
         self.storage.delete(&record::record_key(id)).await?;
         tracing::info!(store = id, keys = removed, "store deleted");
         Ok(removed)
@@ -403,5 +439,72 @@ impl Registry {
             secret_count,
             request_rate,
         })
+    }
+}
+
+/// The service-kept audit trails (`audit_dir`): retention and removal.
+impl Registry {
+    fn prune_audit_trail(&self, id: &str, plan: &Plan) {
+        let Some(dirs) = &self.audit else { return };
+        match dirs.prune(id, plan.audit_retention) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                store = id,
+                segments = n,
+                "audit segments past retention removed"
+            ),
+            Err(e) => tracing::error!(store = id, error = %e, "pruning the audit trail failed"),
+        }
+    }
+
+    fn remove_audit_trail(&self, id: &str) {
+        if let Some(dirs) = &self.audit {
+            if let Err(e) = dirs.remove(id) {
+                tracing::error!(store = id, error = %e, "removing the audit trail failed");
+            }
+        }
+    }
+
+    /// One pruning round over `audit_dir`: each store's segments past its plan's retention go;
+    /// the directory of a store that no longer exists (deleted by another process of this
+    /// host, or during a crash) goes entirely. One record read per store directory, off the
+    /// request path.
+    pub async fn prune_audit_trails(&self) {
+        let Some(dirs) = &self.audit else { return };
+        let ids = match dirs.store_ids() {
+            Ok(ids) => ids,
+            Err(e) => {
+                tracing::error!(dir = %dirs.root().display(), error = %e, "audit_dir not readable");
+                return;
+            }
+        };
+        for id in ids {
+            match record::load(self.storage.as_ref(), &id).await {
+                Ok(Some((record, _))) if record.state != Lifecycle::Deleting => {
+                    self.prune_audit_trail(&id, &self.plan_named(&record.plan));
+                }
+                // The record is written before the directory and deleted after it, so no
+                // record (or a store being deleted) means the trail's store is gone.
+                Ok(_) => self.remove_audit_trail(&id),
+                Err(e) => tracing::warn!(store = %id, error = %e, "audit trail not pruned"),
+            }
+        }
+    }
+
+    /// Runs [`Registry::prune_audit_trails`] now and then every `audit_prune_interval`, for the
+    /// life of the process (long-running servers; a Lambda function has no idle time for it).
+    pub fn spawn_audit_pruner(self: &Arc<Self>) {
+        if self.audit.is_none() {
+            return;
+        }
+        let registry = self.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(registry.config.audit_prune_interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                registry.prune_audit_trails().await;
+            }
+        });
     }
 }

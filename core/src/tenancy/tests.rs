@@ -23,6 +23,9 @@ fn config() -> ControlPlaneConfig {
         endpoint: None,
         admin_address: None,
         admin_token_env: "UNUSED".into(),
+        admin_tls: None,
+        audit_dir: None,
+        audit_prune_interval: crate::config::DEFAULT_AUDIT_PRUNE_INTERVAL,
         plans: vec![Plan::unlimited("standard")],
         default_plan: "standard".into(),
         key_shares: 1,
@@ -170,4 +173,52 @@ async fn only_active_stores_are_served_and_a_deleted_one_leaves_nothing() {
         .as_str()
         .unwrap()
         .contains("no secret store"));
+}
+
+/// `GET sys/health` on `host`: the status and the storage round trips it cost.
+async fn health(r: &Router, host: &str) -> (StatusCode, String) {
+    let req = HttpRequest::builder()
+        .uri("/v1/sys/health")
+        .header("Host", host)
+        .body(Body::empty())
+        .unwrap();
+    let resp = r.clone().oneshot(req).await.unwrap();
+    let trips = resp.headers()[crate::http::ROUND_TRIPS_HEADER]
+        .to_str()
+        .unwrap()
+        .to_string();
+    (resp.status(), trips)
+}
+
+#[tokio::test]
+async fn an_unknown_id_is_read_once_and_a_store_created_here_is_served_at_once() {
+    let storage: Arc<dyn Storage> = Arc::new(crate::storage::CountingStorage::new(Arc::new(
+        MemoryStorage::new(),
+    )));
+    let registry = Arc::new(Registry::new(storage, config(), SealSetup::default()));
+    let router = hosted_router(registry.clone(), 1 << 20);
+    let host = "fixedid1.stores.test";
+    assert_eq!(
+        health(&router, host).await,
+        (StatusCode::NOT_FOUND, "1".into())
+    );
+    assert_eq!(
+        health(&router, host).await,
+        (StatusCode::NOT_FOUND, "0".into())
+    );
+    // Each unknown id pays its own read.
+    assert_eq!(
+        health(&router, "fixedid2.stores.test").await,
+        (StatusCode::NOT_FOUND, "1".into())
+    );
+    registry
+        .create_as("fixedid1".into(), None, None, None)
+        .await
+        .unwrap();
+    let (status, _) = health(&router, host).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "created here: no waiting for the TTL"
+    );
 }

@@ -2,6 +2,7 @@
 //!
 //! The address comes from `--address` or `COFFER_ADMIN_ADDR`, the credential only from
 //! `COFFER_ADMIN_TOKEN` (a flag would show it in `ps`). `-format=json` prints the API's JSON.
+//! The admin listener speaks TLS; `--ca-cert` or `COFFER_ADMIN_CACERT` names a private CA.
 
 use anyhow::{bail, Context};
 use serde_json::{json, Value};
@@ -10,8 +11,27 @@ use zeroize::Zeroizing;
 use crate::cli::{AdminArgs, AdminCommand, OutputFormat, StoresCommand};
 
 pub const ADDR_ENV: &str = "COFFER_ADMIN_ADDR";
+pub const CACERT_ENV: &str = "COFFER_ADMIN_CACERT";
 pub const TOKEN_ENV: &str = coffer_core::config::DEFAULT_ADMIN_TOKEN_ENV;
-const DEFAULT_ADDR: &str = "http://127.0.0.1:8300";
+const DEFAULT_ADDR: &str = "https://127.0.0.1:8300";
+
+/// An HTTP client trusting the public roots and, if given, the CA in `ca_cert`.
+fn http_client(ca_cert: Option<std::path::PathBuf>) -> anyhow::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder();
+    if let Some(path) = ca_cert {
+        let pem = std::fs::read(&path)
+            .with_context(|| format!("reading the CA certificate {}", path.display()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .with_context(|| format!("{} holds no PEM certificate", path.display()))?;
+        if certs.is_empty() {
+            bail!("{} holds no PEM certificate", path.display());
+        }
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder.build().context("building the HTTP client")
+}
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let address = args
@@ -22,8 +42,12 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         std::env::var(TOKEN_ENV)
             .with_context(|| format!("set the admin credential in {TOKEN_ENV}"))?,
     );
+    let ca_cert = args
+        .ca_cert
+        .or_else(|| std::env::var_os(CACERT_ENV).map(Into::into))
+        .filter(|path: &std::path::PathBuf| !path.as_os_str().is_empty());
     let client = Client {
-        http: reqwest::Client::new(),
+        http: http_client(ca_cert)?,
         base: address.trim_end_matches('/').to_string(),
         token,
     };

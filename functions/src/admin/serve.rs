@@ -1,5 +1,6 @@
 //! `coffer server` with a `control_plane` block: the managed stores by host name on the
-//! config's listeners, and the admin API on `admin_address` when set.
+//! config's listeners, the admin API on `admin_address` when set (TLS unless
+//! `admin_tls_disable = true`), and the pruning of audit trails past retention.
 //!
 //! A process without `admin_address` is data plane only: it serves the stores the records
 //! name, and needs no admin credential. Shamir stores are unsealed only in the process that
@@ -27,18 +28,24 @@ pub async fn run(config: &Config, control_plane: ControlPlaneConfig) -> anyhow::
             addr,
             AdminCredential::from_env(&control_plane.admin_token_env)
                 .context("starting the admin API")?,
+            control_plane.admin_tls.clone(),
         )),
         None => None,
     };
     let base_domain = control_plane.base_domain.clone();
     let registry = Arc::new(Registry::new(storage.clone(), control_plane, seal));
+    registry.spawn_audit_pruner();
     tracing::info!(
         storage = storage.kind(),
         %base_domain,
         admin = admin.is_some(),
         "coffer control plane starting"
     );
-    let admin = admin.map(|(addr, credential)| (addr, api::router(registry.clone(), credential)));
+    let admin = admin.map(|(addr, credential, tls)| crate::server::AdminListener {
+        addr,
+        router: api::router(registry.clone(), credential),
+        tls,
+    });
     crate::server::serve_api(
         config,
         |limit| coffer_core::http::hosted_router(registry.clone(), limit),
