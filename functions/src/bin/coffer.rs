@@ -2,12 +2,6 @@
 
 use coffer_functions::cli::{self, Command};
 
-/// mimalloc rather than glibc's malloc: a request allocates and frees many small strings and JSON
-/// values, and glibc's free lists (`malloc_consolidate`) were a large share of a LIST's
-/// instructions in the callgrind profile (bench/RESULTS.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = cli::parse();
