@@ -87,7 +87,7 @@ struct Answer {
     json: Value,
 }
 
-async fn answer(response: lambda_http::Response<Body>) -> Answer {
+async fn answer(response: http::Response<axum::body::Body>) -> Answer {
     let response = response.into_response().await;
     let status = response.status().as_u16();
     let headers = response.headers().clone();

@@ -88,10 +88,12 @@ fn field(resp: &Resp, name: &str) -> String {
 
 /// Every item of the table that belongs to store `id` (its keyspace or its record).
 fn items_of(moto: &Moto, table: &str, id: &str) -> Vec<(String, String)> {
-    scan_table(moto, table)
+    let mut items: Vec<_> = scan_table(moto, table)
         .into_iter()
         .filter(|(pk, sk)| pk.contains(id) || sk.contains(id))
-        .collect()
+        .collect();
+    items.sort();
+    items
 }
 
 #[test]
@@ -99,7 +101,8 @@ fn stores_created_by_the_admin_function_are_served_by_the_data_plane_function_un
     let moto = Moto::start();
     let table = moto.fresh_table();
     create_template_resources(&moto, &table);
-    let mut admin = LambdaFunction::start_bin(&coffer_admin_lambda_bin(), &admin_env(&moto, &table));
+    let mut admin =
+        LambdaFunction::start_bin(&coffer_admin_lambda_bin(), &admin_env(&moto, &table));
     let data = LambdaFunction::start(&common_env(&moto, &table));
 
     // Cold start: spawn to the first admin answer (a list: the init plus one Query).
@@ -110,7 +113,9 @@ fn stores_created_by_the_admin_function_are_served_by_the_data_plane_function_un
     let first = admin.first_response().expect("answered");
 
     let calls = moto.calls();
-    let created_a = admin_req(&admin, "POST", "/v1/stores").json(&json!({})).send();
+    let created_a = admin_req(&admin, "POST", "/v1/stores")
+        .json(&json!({}))
+        .send();
     created_a.assert_status(200);
     let create_calls = moto.calls() - calls;
     let created_b = admin_req(&admin, "POST", "/v1/stores")
@@ -118,15 +123,24 @@ fn stores_created_by_the_admin_function_are_served_by_the_data_plane_function_un
         .send();
     created_b.assert_status(200);
     let (a, b) = (field(&created_a, "id"), field(&created_b, "id"));
-    let (root_a, root_b) = (field(&created_a, "root_token"), field(&created_b, "root_token"));
+    let (root_a, root_b) = (
+        field(&created_a, "root_token"),
+        field(&created_b, "root_token"),
+    );
     for created in [&created_a, &created_b] {
         // An auto seal: recovery keys, no unseal keys; the endpoint is the store's host.
         assert_eq!(created.json["seal_type"], "awskms", "{created}");
         assert_eq!(created.json["keys"], json!([]), "{created}");
-        assert_eq!(created.json["recovery_keys"].as_array().map(Vec::len), Some(3));
+        assert_eq!(
+            created.json["recovery_keys"].as_array().map(Vec::len),
+            Some(3)
+        );
         assert_eq!(
             created.json["endpoint"],
-            json!(format!("https://{}.{BASE_DOMAIN}", created.json["id"].as_str().unwrap()))
+            json!(format!(
+                "https://{}.{BASE_DOMAIN}",
+                created.json["id"].as_str().unwrap()
+            ))
         );
     }
 
@@ -141,7 +155,11 @@ fn stores_created_by_the_admin_function_are_served_by_the_data_plane_function_un
         let read = store_req(&data, id, "GET", "/v1/secret/data/app", token).send();
         read.assert_status(200);
         assert_eq!(read.json["data"]["data"]["v"], value, "{read}");
-        assert_eq!(read.header("x-coffer-storage-round-trips"), Some("1"), "{read}");
+        assert_eq!(
+            read.header("x-coffer-storage-round-trips"),
+            Some("1"),
+            "{read}"
+        );
     }
     // Isolation: B's root token is nothing on A, and A's host never shows B's secret.
     store_req(&data, &a, "GET", "/v1/secret/data/app", &root_b)
@@ -201,7 +219,10 @@ fn stores_created_by_the_admin_function_are_served_by_the_data_plane_function_un
     deleted.assert_status(200);
     let delete_calls = moto.calls() - calls;
     let left = items_of(&moto, &table, &a);
-    assert!(left.is_empty(), "items of the deleted store remain: {left:?}");
+    assert!(
+        left.is_empty(),
+        "items of the deleted store remain: {left:?}"
+    );
     assert_eq!(items_of(&moto, &table, &b), b_before);
 
     // The data plane had A cached: it drops it within RECORD_REFRESH (2 s), then A's host
@@ -212,12 +233,17 @@ fn stores_created_by_the_admin_function_are_served_by_the_data_plane_function_un
         if resp.status == 404 && resp.text.contains("no secret store is served") {
             break resp;
         }
-        assert!(Instant::now() < deadline, "still served after delete: {resp}");
+        assert!(
+            Instant::now() < deadline,
+            "still served after delete: {resp}"
+        );
         thread::sleep(Duration::from_millis(250));
     };
     assert_eq!(
         gone.errors(),
-        [format!("no secret store is served at host \"{a}.{BASE_DOMAIN}\"")]
+        [format!(
+            "no secret store is served at host \"{a}.{BASE_DOMAIN}\""
+        )]
     );
     let read_b = store_req(&data, &b, "GET", "/v1/secret/data/app", &root_b).send();
     read_b.assert_status(200);
@@ -240,7 +266,10 @@ fn the_admin_function_stops_at_start_up_without_a_usable_credential() {
     let moto = Moto::start();
     let table = moto.fresh_table();
     for (extra, needle) in [
-        (vec![], "COFFER_ADMIN_TOKEN_SHA256: the admin API needs its credential"),
+        (
+            vec![],
+            "COFFER_ADMIN_TOKEN_SHA256: the admin API needs its credential",
+        ),
         (
             vec![("COFFER_ADMIN_TOKEN", "too-short")],
             "COFFER_ADMIN_TOKEN: the admin credential must be at least 16 characters",
@@ -253,7 +282,10 @@ fn the_admin_function_stops_at_start_up_without_a_usable_credential() {
         assert!(!status.success(), "{status}");
         let log = admin.log();
         assert!(log.contains(needle), "{log}");
-        assert!(!log.contains("too-short"), "the credential is never printed: {log}");
+        assert!(
+            !log.contains("too-short"),
+            "the credential is never printed: {log}"
+        );
     }
     let mut env: Vec<(String, String)> = common_env(&moto, &table)
         .into_iter()

@@ -246,8 +246,7 @@ mod lambda_iam {
                 "{TEMPLATE} {}: missing {missing:?}, not used by the code {extra:?}",
                 role.name
             );
-            let others: BTreeSet<&String> =
-                granted.iter().filter(|a| !aws.contains(*a)).collect();
+            let others: BTreeSet<&String> = granted.iter().filter(|a| !aws.contains(*a)).collect();
             // Lambda itself writes the function's logs with the role.
             assert_eq!(
                 others,
@@ -377,7 +376,10 @@ mod lambda_iam {
         );
         assert!(vars.get("COFFER_ADMIN_TOKEN").is_none(), "{vars}");
         assert_eq!(vars["COFFER_SEAL"], "awskms", "{vars}");
-        assert_eq!(template["Parameters"]["AdminCredentialSha256"]["NoEcho"], true);
+        assert_eq!(
+            template["Parameters"]["AdminCredentialSha256"]["NoEcho"],
+            true
+        );
         assert_eq!(
             resources["AdminFunction"]["Properties"]["Role"]["Fn::GetAtt"][0],
             "AdminRole"
@@ -386,7 +388,10 @@ mod lambda_iam {
             resources["AdminFunctionUrl"]["Properties"]["AuthType"]["Ref"],
             "AdminAuthType"
         );
-        assert_eq!(template["Parameters"]["AdminAuthType"]["Default"], "AWS_IAM");
+        assert_eq!(
+            template["Parameters"]["AdminAuthType"]["Default"],
+            "AWS_IAM"
+        );
         // Every admin resource exists only with a control plane.
         for (name, resource) in resources.as_object().expect("Resources") {
             if name.starts_with("Admin") {

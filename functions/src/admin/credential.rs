@@ -81,14 +81,19 @@ mod tests {
         let hex_digest = hex::encode(Sha256::digest(secret.as_bytes()));
         let c = AdminCredential::from_sha256_hex(&hex_digest.to_uppercase()).unwrap();
         assert!(c.matches(secret));
-        assert!(!c.matches(&hex_digest), "the digest itself is not the credential");
+        assert!(
+            !c.matches(&hex_digest),
+            "the digest itself is not the credential"
+        );
         assert!(!format!("{c:?}").contains(&hex_digest[..8]));
     }
 
     #[test]
     fn malformed_or_empty_digests_are_refused() {
         for bad in ["", "abc", &"g".repeat(64), &"0".repeat(63), &"0".repeat(66)] {
-            let err = AdminCredential::from_sha256_hex(bad).unwrap_err().to_string();
+            let err = AdminCredential::from_sha256_hex(bad)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("64 hex digits"), "{bad}: {err}");
         }
         let empty = hex::encode(Sha256::digest(b""));

@@ -187,7 +187,9 @@ fn admin_credential(
         )),
         (Some(digest), None) => AdminCredential::from_sha256_hex(&digest)
             .map_err(|e| refused(ADMIN_TOKEN_SHA256_VAR, e.to_string())),
-        (None, Some(plain)) => AdminCredential::new(&plain).map_err(|e| refused(plain_var, e.to_string())),
+        (None, Some(plain)) => {
+            AdminCredential::new(&plain).map_err(|e| refused(plain_var, e.to_string()))
+        }
         (None, None) => Err(refused(
             ADMIN_TOKEN_SHA256_VAR,
             format!(
@@ -569,8 +571,11 @@ mod tests {
 
         // admin_token_env names the variable, as in `coffer server`.
         let named = "control_plane {\n base_domain = \"x.com\"\n admin_token_env = \"MY_ADMIN\"\n plan \"a\" {}\n}";
-        let admin = read_admin(&with(&[(CONTROL_PLANE_VAR, named), ("MY_ADMIN", CREDENTIAL)]))
-            .expect("valid");
+        let admin = read_admin(&with(&[
+            (CONTROL_PLANE_VAR, named),
+            ("MY_ADMIN", CREDENTIAL),
+        ]))
+        .expect("valid");
         assert!(admin.credential.matches(CREDENTIAL));
     }
 
@@ -578,7 +583,10 @@ mod tests {
     fn the_admin_function_refuses_a_missing_weak_or_doubled_credential() {
         let empty_digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b""));
         for (extra, needle) in [
-            (vec![], "COFFER_ADMIN_TOKEN_SHA256: the admin API needs its credential"),
+            (
+                vec![],
+                "COFFER_ADMIN_TOKEN_SHA256: the admin API needs its credential",
+            ),
             (
                 vec![("COFFER_ADMIN_TOKEN", "short")],
                 "COFFER_ADMIN_TOKEN: the admin credential must be at least 16 characters",
@@ -603,7 +611,10 @@ mod tests {
             vars.extend(extra);
             let err = read_admin(&vars).err().map(message).unwrap_or_default();
             assert!(err.starts_with(needle) || err.contains(needle), "{err}");
-            assert!(!err.contains(CREDENTIAL) && !err.contains("short\""), "{err}");
+            assert!(
+                !err.contains(CREDENTIAL) && !err.contains("short\""),
+                "{err}"
+            );
         }
     }
 
