@@ -3,8 +3,9 @@
 //!
 //! Every route needs the admin credential (`Authorization: Bearer ...`, or
 //! [`ADMIN_TOKEN_HEADER`] where `Authorization` carries something else, such as the SigV4
-//! signature an `AWS_IAM` Function URL requires); a store's root token means nothing here. Responses are `Cache-Control: no-store`: create's answer carries the
-//! root token and keys, which exist nowhere else afterwards.
+//! signature an `AWS_IAM` Function URL requires); a store's root token means nothing here.
+//! Responses are `Cache-Control: no-store`: create's answer carries the root token and keys,
+//! which exist nowhere else afterwards.
 
 use std::sync::Arc;
 
