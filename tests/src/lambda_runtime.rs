@@ -1,4 +1,5 @@
-//! The real `coffer-lambda` binary under a local Lambda: a Runtime API and a Function URL.
+//! The real `coffer-lambda` (or `coffer-admin-lambda`) binary under a local Lambda: a Runtime
+//! API and a Function URL.
 //!
 //! [`LambdaFunction::start`] serves the Lambda Runtime API (`/2018-06-01/runtime/...`, what
 //! `lambda_runtime` polls) on one free port and a Function URL emulation on another, then
@@ -40,21 +41,48 @@ const FUNCTION_NAME: &str = "coffer";
 /// `COFFER_LAMBDA_BIN`, or `coffer-lambda` next to the test executable's profile directory
 /// (`<target>/debug/deps/<test>` → `<target>/debug/coffer-lambda`).
 pub fn coffer_lambda_bin() -> PathBuf {
-    let path = match std::env::var_os("COFFER_LAMBDA_BIN") {
+    function_bin("COFFER_LAMBDA_BIN", "coffer-lambda")
+}
+
+/// `COFFER_ADMIN_LAMBDA_BIN`, or `coffer-admin-lambda` beside `coffer-lambda`.
+pub fn coffer_admin_lambda_bin() -> PathBuf {
+    function_bin("COFFER_ADMIN_LAMBDA_BIN", "coffer-admin-lambda")
+}
+
+fn function_bin(var: &str, name: &str) -> PathBuf {
+    let path = match std::env::var_os(var) {
         Some(path) => PathBuf::from(path),
         None => std::env::current_exe()
             .expect("current_exe")
             .parent()
             .and_then(Path::parent)
             .expect("test executable lives in <target>/<profile>/deps")
-            .join("coffer-lambda"),
+            .join(name),
     };
     assert!(
         path.is_file(),
-        "coffer-lambda not found at {}: run `scripts/setup` (or `cargo build --bins`)",
+        "{name} not found at {}: run `scripts/setup` (or `cargo build --bins`)",
         path.display()
     );
     path
+}
+
+/// The table and the seal key (`alias/coffer-seal`) in moto, exactly as
+/// `localstack/start-emulator.sh` creates them for a user (same script), and as the deploy
+/// template gives them to the functions.
+pub fn create_template_resources(moto: &crate::moto::Moto, table: &str) {
+    let output = Command::new(binaries::python_bin())
+        .arg(binaries::repo_root().join("localstack/create_resources.py"))
+        .args([&moto.endpoint(), table])
+        .envs(moto.client_env())
+        .env("AWS_DEFAULT_REGION", crate::moto::REGION)
+        .output()
+        .expect("run create_resources.py");
+    assert!(
+        output.status.success(),
+        "create_resources.py failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// What the function answered to one invocation.
@@ -96,6 +124,11 @@ impl LambdaFunction {
     /// client environment) on top of what the Lambda service sets. Returns at once; the first
     /// request waits for the function's init.
     pub fn start(env: &[(String, String)]) -> LambdaFunction {
+        LambdaFunction::start_bin(&coffer_lambda_bin(), env)
+    }
+
+    /// [`start`](Self::start) for another function binary (`coffer-admin-lambda`).
+    pub fn start_bin(bin: &Path, env: &[(String, String)]) -> LambdaFunction {
         let dir = tempfile::Builder::new()
             .prefix("coffer-lambda-")
             .tempdir()
@@ -109,7 +142,7 @@ impl LambdaFunction {
         serve(url, shared.clone(), function_url);
 
         let log = File::create(dir.path().join("function.log")).expect("create log");
-        let mut cmd = Command::new(coffer_lambda_bin());
+        let mut cmd = Command::new(bin);
         process::hermetic_env(&mut cmd);
         cmd.env("AWS_LAMBDA_RUNTIME_API", runtime_addr.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", FUNCTION_NAME)
@@ -123,7 +156,9 @@ impl LambdaFunction {
             .stdout(log.try_clone().expect("clone log"))
             .stderr(log);
         let spawned_at = Instant::now();
-        let child = cmd.spawn().expect("spawn coffer-lambda");
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
         LambdaFunction {
             child: Some(child),
             dir,
@@ -453,6 +488,7 @@ fn reason(status: u16) -> &'static str {
         202 => "Accepted",
         204 => "No Content",
         400 => "Bad Request",
+        401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
         502 => "Bad Gateway",

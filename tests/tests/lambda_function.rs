@@ -4,29 +4,11 @@
 
 use std::time::Duration;
 
-use coffer_blackbox::binaries;
-use coffer_blackbox::lambda_runtime::LambdaFunction;
+use coffer_blackbox::lambda_runtime::{create_template_resources, LambdaFunction};
 use coffer_blackbox::moto::Moto;
 use serde_json::json;
 
 const SEAL_KEY: &str = "alias/coffer-seal";
-
-/// The table and the seal key, created in moto exactly as `localstack/start-emulator.sh`
-/// creates them for a user (same script).
-fn create_resources(moto: &Moto, table: &str) {
-    let output = std::process::Command::new(binaries::python_bin())
-        .arg(binaries::repo_root().join("localstack/create_resources.py"))
-        .args([&moto.endpoint(), table])
-        .envs(moto.client_env())
-        .env("AWS_DEFAULT_REGION", coffer_blackbox::moto::REGION)
-        .output()
-        .expect("run create_resources.py");
-    assert!(
-        output.status.success(),
-        "create_resources.py failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
 
 /// The function's environment as the deploy template sets it, pointed at moto.
 fn function_env(moto: &Moto, table: &str) -> Vec<(String, String)> {
@@ -77,7 +59,7 @@ fn initialise(function: &LambdaFunction) -> String {
 fn hvac_runs_the_kv_lifecycle_through_the_function_url_on_dynamodb() {
     let moto = Moto::start();
     let table = moto.fresh_table();
-    create_resources(&moto, &table);
+    create_template_resources(&moto, &table);
     let mut function = LambdaFunction::start(&function_env(&moto, &table));
     let init = function.init_duration();
 
@@ -174,7 +156,7 @@ fn hvac_runs_the_kv_lifecycle_through_the_function_url_on_dynamodb() {
 fn every_fresh_instance_unseals_itself_and_serves_the_store_another_initialised() {
     let moto = Moto::start();
     let table = moto.fresh_table();
-    create_resources(&moto, &table);
+    create_template_resources(&moto, &table);
     let env = function_env(&moto, &table);
     let first = LambdaFunction::start(&env);
     let root = initialise(&first);

@@ -79,6 +79,35 @@ impl ControlPlaneConfig {
             None => format!("https://{id}.{}", self.base_domain),
         }
     }
+
+    /// Reads HCL source holding one `control_plane { ... }` block and nothing else: how a host
+    /// without a config file (the Lambda functions, from an environment variable) gets the same
+    /// block `coffer server` reads, through the same parser and with the same errors.
+    pub fn from_hcl(src: &str) -> Result<ControlPlaneConfig, ConfigError> {
+        let body = hcl::parse(src).map_err(|source| ConfigError::Parse { source })?;
+        let mut found = None;
+        for structure in body.iter() {
+            match key(structure) {
+                "control_plane" if found.is_some() => {
+                    return Err(ConfigError::Duplicate {
+                        setting: "control_plane".into(),
+                    })
+                }
+                "control_plane" => {
+                    found = Some(parse(value::block("control_plane", structure)?)?);
+                }
+                other => {
+                    return Err(ConfigError::UnknownSetting {
+                        setting: other.to_string(),
+                    })
+                }
+            }
+        }
+        found.ok_or_else(|| ConfigError::Missing {
+            setting: "control_plane".into(),
+            reason: "expected one control_plane { ... } block".into(),
+        })
+    }
 }
 
 pub(super) fn parse(block: &Block) -> Result<ControlPlaneConfig, ConfigError> {
@@ -248,7 +277,7 @@ fn parse_plan(block: &Block) -> Result<Plan, ConfigError> {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::Config;
+    use crate::config::{Config, ControlPlaneConfig};
 
     const BASE: &str = "storage \"memory\" {}\nlistener \"tcp\" { tls_disable = true }\n";
 
@@ -301,6 +330,29 @@ mod tests {
             .control_plane
             .unwrap();
         assert_eq!(interval.audit_prune_interval.as_secs(), 2);
+    }
+
+    #[test]
+    fn a_block_alone_is_read_by_the_same_parser() {
+        let cp = ControlPlaneConfig::from_hcl(
+            "control_plane {\n base_domain = \"s.example.com\"\n plan \"free\" {\n requests_per_second = 5\n }\n}\n",
+        )
+        .unwrap();
+        assert_eq!(cp.base_domain, "s.example.com");
+        assert_eq!(cp.default_plan().requests_per_second, Some(5));
+        for (src, needle) in [
+            ("", "expected one control_plane"),
+            ("storage \"memory\" {}", "unknown setting \"storage\""),
+            (
+                "control_plane {\n base_domain = \"a.b\"\n plan \"a\" {}\n}\ncontrol_plane {\n base_domain = \"a.b\"\n plan \"a\" {}\n}",
+                "more than once",
+            ),
+            ("control_plane {\n plan \"a\" {}\n}", "control_plane.base_domain"),
+            ("control_plane {", "not valid HCL"),
+        ] {
+            let err = ControlPlaneConfig::from_hcl(src).unwrap_err().to_string();
+            assert!(err.contains(needle), "{src:?}: {err}");
+        }
     }
 
     #[test]

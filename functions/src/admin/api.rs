@@ -1,9 +1,11 @@
 //! The admin API: `/v1/stores` (create, list), `/v1/stores/{id}` (show, delete) and
 //! `/v1/stores/{id}/plan` (upgrade), JSON in and out, Vault-style `{"errors":[...]}` on failure.
 //!
-//! Every route needs the admin credential (`Authorization: Bearer ...`); a store's root token
-//! means nothing here. Responses are `Cache-Control: no-store`: create's answer carries the
-//! root token and keys, which exist nowhere else afterwards.
+//! Every route needs the admin credential (`Authorization: Bearer ...`, or
+//! [`ADMIN_TOKEN_HEADER`] where `Authorization` carries something else, such as the SigV4
+//! signature an `AWS_IAM` Function URL requires); a store's root token means nothing here.
+//! Responses are `Cache-Control: no-store`: create's answer carries the root token and keys,
+//! which exist nowhere else afterwards.
 
 use std::sync::Arc;
 
@@ -52,7 +54,15 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "errors": [message.into()] }))).into_response()
 }
 
+/// The admin credential's own header. Behind an `AWS_IAM` Function URL (the admin function's
+/// default) `Authorization` holds the caller's SigV4 signature, so the credential needs another
+/// place; when both are sent, this one is the admin credential.
+pub const ADMIN_TOKEN_HEADER: &str = "x-coffer-admin-token";
+
 fn bearer(req: &Request) -> Option<&str> {
+    if let Some(value) = req.headers().get(ADMIN_TOKEN_HEADER) {
+        return value.to_str().ok().map(str::trim);
+    }
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     value
         .strip_prefix("Bearer ")

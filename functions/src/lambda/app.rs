@@ -4,6 +4,11 @@
 //! [`run`] before `lambda_http::run` starts polling for invocations, so it is paid once per
 //! instance at cold start, inside Lambda's init phase, and never inside a request.
 //!
+//! With a control plane (`COFFER_CONTROL_PLANE`), [`run`] serves the managed stores by host
+//! name instead: init opens the storage and the seal only, and each store is read and unsealed
+//! on its first request in the instance (as in `coffer server`). [`run_admin`] is
+//! `coffer-admin-lambda`: the admin API over the same storage, which never unseals a store.
+//!
 //! API Gateway requests need two adjustments before the Router sees them, made by
 //! [`adapt_request`]; everything else (base64 bodies, multi-value headers and query strings,
 //! `?list=true` as Vault's LIST) lambda_http and the Router already handle.
@@ -14,8 +19,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::extract::ConnectInfo;
 use axum::Router;
-use coffer_core::config::{Config, LogFormat};
+use coffer_core::config::{Config, ControlPlaneConfig, LogFormat};
+use coffer_core::seal::SealSetup;
 use coffer_core::store::Store;
+use coffer_core::tenancy::Registry;
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use tower::util::MapRequest;
@@ -23,6 +30,8 @@ use tower::ServiceBuilder;
 use tracing_subscriber::EnvFilter;
 
 use super::env_config;
+use crate::admin::api;
+use crate::admin::credential::AdminCredential;
 use crate::assemble;
 
 /// The function's request handler: [`adapt_request`] in front of the Vault API Router.
@@ -30,9 +39,24 @@ pub type LambdaService = MapRequest<Router, fn(Request) -> Request>;
 
 /// The handler for `store`, with the Router's request size limit.
 pub fn service(store: Arc<Store>, max_request_size: u64) -> LambdaService {
+    adapted(coffer_core::http::router(store, max_request_size))
+}
+
+/// The handler for every managed store of `registry`, each reached by its host name (the
+/// event's `host` header, which lambda_http puts in the request URI's authority).
+pub fn hosted_service(registry: Arc<Registry>, max_request_size: u64) -> LambdaService {
+    adapted(coffer_core::http::hosted_router(registry, max_request_size))
+}
+
+/// `coffer-admin-lambda`'s handler: the admin API of `coffer server`'s admin listener.
+pub fn admin_service(registry: Arc<Registry>, credential: AdminCredential) -> LambdaService {
+    adapted(api::router(registry, credential))
+}
+
+fn adapted(router: Router) -> LambdaService {
     ServiceBuilder::new()
         .map_request(adapt_request as fn(Request) -> Request)
-        .service(coffer_core::http::router(store, max_request_size))
+        .service(router)
 }
 
 /// Makes an API Gateway request look like the one `coffer server` would have received.
@@ -112,18 +136,67 @@ fn init_logging(config: &Config) {
 /// invocations until Lambda stops the instance. An error before the first invocation ends
 /// the process, which Lambda reports as an init failure with this message in the log.
 pub async fn run() -> anyhow::Result<()> {
-    let config = env_config::config_from_env(&|name| std::env::var(name).ok())
+    let mut config = env_config::config_from_env(&|name| std::env::var(name).ok())
         .context("coffer-lambda: invalid environment")?;
     init_logging(&config);
     let started = std::time::Instant::now();
-    let store = assemble::build_store(&config).await?;
-    tracing::info!(
-        storage = store.storage_kind(),
-        seal = config.seal.kind(),
-        init_ms = started.elapsed().as_millis() as u64,
-        "coffer-lambda ready"
-    );
-    lambda_http::run(service(store, config.max_request_size))
+    let service = match config.control_plane.take() {
+        None => {
+            let store = assemble::build_store(&config).await?;
+            tracing::info!(
+                storage = store.storage_kind(),
+                seal = config.seal.kind(),
+                init_ms = started.elapsed().as_millis() as u64,
+                "coffer-lambda ready"
+            );
+            service(store, config.max_request_size)
+        }
+        Some(control_plane) => {
+            let base_domain = control_plane.base_domain.clone();
+            let registry = open_registry(&config, control_plane).await?;
+            tracing::info!(
+                seal = config.seal.kind(),
+                %base_domain,
+                init_ms = started.elapsed().as_millis() as u64,
+                "coffer-lambda ready (managed stores by host name)"
+            );
+            hosted_service(registry, config.max_request_size)
+        }
+    };
+    lambda_http::run(service)
         .await
         .map_err(|e| anyhow::anyhow!("lambda runtime: {e}"))
+}
+
+/// `coffer-admin-lambda`: the admin API, its credential checked before the first invocation.
+/// Init opens the storage client and the seal's KMS client only; no store is read.
+pub async fn run_admin() -> anyhow::Result<()> {
+    let admin = env_config::admin_config_from_env(&|name| std::env::var(name).ok())
+        .context("coffer-admin-lambda: invalid environment")?;
+    init_logging(&admin.config);
+    let started = std::time::Instant::now();
+    let base_domain = admin.control_plane.base_domain.clone();
+    let registry = open_registry(&admin.config, admin.control_plane).await?;
+    tracing::info!(
+        seal = admin.config.seal.kind(),
+        %base_domain,
+        init_ms = started.elapsed().as_millis() as u64,
+        "coffer-admin-lambda ready"
+    );
+    lambda_http::run(admin_service(registry, admin.credential))
+        .await
+        .map_err(|e| anyhow::anyhow!("lambda runtime: {e}"))
+}
+
+/// The registry of managed stores over the function's storage and seal.
+async fn open_registry(
+    config: &Config,
+    control_plane: ControlPlaneConfig,
+) -> anyhow::Result<Arc<Registry>> {
+    let storage = assemble::open_storage(&config.storage).await?;
+    let seal = SealSetup {
+        active: assemble::open_seal(&config.seal).await?,
+        migrate_from: None,
+    };
+    Ok(Arc::new(Registry::new(storage, control_plane, seal)))
 }

@@ -6,11 +6,27 @@
 //! names of things (table, key id, PIN variable) belong in the environment, never key
 //! material: the root key is unwrapped by the seal into memory and stays there.
 //!
+//! With `COFFER_CONTROL_PLANE` (the `control_plane { ... }` block of `coffer server`'s config,
+//! read by the same parser) `coffer-lambda` serves managed stores by host name, and
+//! `coffer-admin-lambda` manages them; [`admin_config_from_env`] adds the admin credential.
+//!
 //! This module only reads and validates; it never opens storage or calls AWS.
 
 use std::collections::BTreeMap;
 
-use coffer_core::config::{Config, LogFormat, LogLevel, SealConfig, StorageConfig};
+use coffer_core::config::{
+    Config, ControlPlaneConfig, LogFormat, LogLevel, SealConfig, StorageConfig,
+};
+use zeroize::Zeroizing;
+
+use crate::admin::credential::{AdminCredential, MIN_LENGTH};
+
+/// Holds the `control_plane { ... }` block (base domain, plans, key shares): plans are data,
+/// and one block in one variable keeps the data plane and the admin function on the same plans.
+pub const CONTROL_PLANE_VAR: &str = "COFFER_CONTROL_PLANE";
+/// The admin credential's SHA-256 digest (hex): the function can check the credential without
+/// its environment (or the deploy template) ever holding it.
+pub const ADMIN_TOKEN_SHA256_VAR: &str = "COFFER_ADMIN_TOKEN_SHA256";
 
 /// Why the environment does not describe a runnable function. Messages name the variable and
 /// never repeat a value that could be secret (only values of variables that are not secrets).
@@ -23,6 +39,10 @@ pub enum EnvConfigError {
     /// A Shamir seal (chosen, or by default) cannot work across Lambda instances.
     #[error("COFFER_SEAL={chosen} is refused: {SHAMIR_REASON}")]
     ShamirRefused { chosen: String },
+    /// The admin credential's variables (one of them is named by the block's
+    /// `admin_token_env`, so the name is not static). Never holds the credential itself.
+    #[error("{var}: {message}")]
+    Credential { var: String, message: String },
 }
 
 /// Why the function needs an auto seal, in the words an operator reads at start-up.
@@ -89,9 +109,103 @@ pub fn config_from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, E
         disable_api_audit_creation: false,
         disable_unauthed_generate_root_endpoints: true,
         disable_unauthed_rekey_endpoints: true,
-        control_plane: None,
+        control_plane: control_plane(&get)?,
         warnings: vec![],
     })
+}
+
+fn control_plane(
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<ControlPlaneConfig>, EnvConfigError> {
+    let Some(src) = get(CONTROL_PLANE_VAR) else {
+        return Ok(None);
+    };
+    let invalid = |message: String| EnvConfigError::Invalid {
+        var: CONTROL_PLANE_VAR,
+        message,
+    };
+    let control_plane = ControlPlaneConfig::from_hcl(&src).map_err(|e| invalid(e.to_string()))?;
+    if control_plane.admin_address.is_some() {
+        return Err(invalid(
+            "control_plane.admin_address has no meaning in a Lambda function (the runtime, not \
+             a listener, receives requests); the admin API is the coffer-admin-lambda function"
+                .into(),
+        ));
+    }
+    if control_plane.audit_dir.is_some() {
+        return Err(invalid(
+            "control_plane.audit_dir has no meaning in a Lambda function: its disk does not \
+             outlive the instance, so no audit trail could be kept for a plan's retention"
+                .into(),
+        ));
+    }
+    Ok(Some(control_plane))
+}
+
+/// What `coffer-admin-lambda` runs on: the function config (which must have a control plane)
+/// and the admin credential.
+pub struct AdminEnv {
+    pub config: Config,
+    pub control_plane: ControlPlaneConfig,
+    pub credential: AdminCredential,
+}
+
+/// Reads `coffer-admin-lambda`'s environment: everything [`config_from_env`] reads (an auto
+/// seal included: a store created with Shamir could be unsealed by no other instance), a
+/// required `COFFER_CONTROL_PLANE`, and the credential, either as its digest in
+/// `COFFER_ADMIN_TOKEN_SHA256` or itself in the variable the block's `admin_token_env` names
+/// (`COFFER_ADMIN_TOKEN` by default), never both.
+pub fn admin_config_from_env(
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<AdminEnv, EnvConfigError> {
+    let mut config = config_from_env(env)?;
+    let control_plane = config
+        .control_plane
+        .take()
+        .ok_or_else(|| EnvConfigError::Missing {
+            var: CONTROL_PLANE_VAR,
+            reason: "the admin function manages the stores of a control_plane { ... } block \
+                     (the same value as the data-plane function's)"
+                .into(),
+        })?;
+    let credential = admin_credential(env, &control_plane)?;
+    Ok(AdminEnv {
+        config,
+        control_plane,
+        credential,
+    })
+}
+
+fn admin_credential(
+    env: &dyn Fn(&str) -> Option<String>,
+    control_plane: &ControlPlaneConfig,
+) -> Result<AdminCredential, EnvConfigError> {
+    let plain_var = control_plane.admin_token_env.as_str();
+    let digest = env(ADMIN_TOKEN_SHA256_VAR).filter(|v| !v.trim().is_empty());
+    let plain = env(plain_var).filter(|v| !v.is_empty()).map(Zeroizing::new);
+    let refused = |var: &str, message: String| EnvConfigError::Credential {
+        var: var.to_string(),
+        message,
+    };
+    match (digest, plain) {
+        (Some(_), Some(_)) => Err(refused(
+            ADMIN_TOKEN_SHA256_VAR,
+            format!("set the credential's digest or the credential itself ({plain_var}), not both"),
+        )),
+        (Some(digest), None) => AdminCredential::from_sha256_hex(&digest)
+            .map_err(|e| refused(ADMIN_TOKEN_SHA256_VAR, e.to_string())),
+        (None, Some(plain)) => {
+            AdminCredential::new(&plain).map_err(|e| refused(plain_var, e.to_string()))
+        }
+        (None, None) => Err(refused(
+            ADMIN_TOKEN_SHA256_VAR,
+            format!(
+                "the admin API needs its credential: its SHA-256 digest here (preferred: the \
+                 environment then holds no secret), or the credential itself (at least \
+                 {MIN_LENGTH} characters) in {plain_var}"
+            ),
+        )),
+    }
 }
 
 fn storage(get: &dyn Fn(&str) -> Option<String>) -> Result<StorageConfig, EnvConfigError> {
@@ -207,7 +321,7 @@ mod tests {
         ("COFFER_AWSKMS_KEY_ID", "alias/coffer-seal"),
     ];
 
-    fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+    fn with<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
         let mut vars = KMS_ON_DYNAMODB.to_vec();
         vars.extend_from_slice(extra);
         vars
@@ -396,5 +510,141 @@ mod tests {
             err.starts_with("COFFER_DYNAMODB_TABLE is required"),
             "{err}"
         );
+    }
+
+    const BLOCK: &str = "control_plane {\n  base_domain = \"secrets.example.com\"\n  plan \"free\" {\n    requests_per_second = 20\n  }\n  plan \"pro\" {\n    max_secrets = 1000\n  }\n}\n";
+    const CREDENTIAL: &str = "an-admin-credential-of-32-chars!";
+
+    fn read_admin(vars: &[(&str, &str)]) -> Result<AdminEnv, EnvConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        admin_config_from_env(&move |name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn without_a_control_plane_the_function_serves_one_store() {
+        assert!(read(KMS_ON_DYNAMODB).unwrap().control_plane.is_none());
+    }
+
+    #[test]
+    fn the_control_plane_block_is_read_by_the_config_parser() {
+        let config = read(&with(&[(CONTROL_PLANE_VAR, BLOCK)])).expect("valid");
+        let cp = config.control_plane.expect("control plane");
+        assert_eq!(cp.base_domain, "secrets.example.com");
+        assert_eq!(cp.default_plan, "free");
+        assert_eq!(cp.plan("pro").unwrap().max_secrets, Some(1000));
+        assert_eq!(cp.endpoint_of("abc"), "https://abc.secrets.example.com");
+    }
+
+    #[test]
+    fn a_bad_control_plane_block_is_refused_naming_the_variable_and_the_setting() {
+        for (block, needle) in [
+            ("control_plane {", "not valid HCL"),
+            ("base_domain = \"x.com\"", "unknown setting \"base_domain\""),
+            ("control_plane {\n plan \"a\" {}\n}", "control_plane.base_domain"),
+            (
+                "control_plane {\n base_domain = \"x.com\"\n plan \"a\" { rps = 1 }\n}",
+                "control_plane.plan.a.rps",
+            ),
+            (
+                "control_plane {\n base_domain = \"x.com\"\n admin_address = \"127.0.0.1:8300\"\n admin_tls_disable = true\n plan \"a\" {}\n}",
+                "admin_address has no meaning",
+            ),
+            (
+                "control_plane {\n base_domain = \"x.com\"\n audit_dir = \"/tmp/audit\"\n plan \"a\" {}\n}",
+                "audit_dir has no meaning",
+            ),
+        ] {
+            let err = message(read(&with(&[(CONTROL_PLANE_VAR, block)])).unwrap_err());
+            assert!(err.starts_with("COFFER_CONTROL_PLANE: "), "{block}: {err}");
+            assert!(err.contains(needle), "{block}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_admin_function_takes_the_credential_or_its_digest() {
+        let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(CREDENTIAL));
+        let mut vars = with(&[(CONTROL_PLANE_VAR, BLOCK)]);
+        vars.push((ADMIN_TOKEN_SHA256_VAR, &digest));
+        let admin = read_admin(&vars).expect("valid");
+        assert!(admin.credential.matches(CREDENTIAL));
+        assert_eq!(admin.control_plane.base_domain, "secrets.example.com");
+        assert!(admin.config.control_plane.is_none(), "moved out");
+
+        let admin = read_admin(&with(&[
+            (CONTROL_PLANE_VAR, BLOCK),
+            ("COFFER_ADMIN_TOKEN", CREDENTIAL),
+        ]))
+        .expect("valid");
+        assert!(admin.credential.matches(CREDENTIAL));
+
+        // admin_token_env names the variable, as in `coffer server`.
+        let named = "control_plane {\n base_domain = \"x.com\"\n admin_token_env = \"MY_ADMIN\"\n plan \"a\" {}\n}";
+        let admin = read_admin(&with(&[
+            (CONTROL_PLANE_VAR, named),
+            ("MY_ADMIN", CREDENTIAL),
+        ]))
+        .expect("valid");
+        assert!(admin.credential.matches(CREDENTIAL));
+    }
+
+    #[test]
+    fn the_admin_function_refuses_a_missing_weak_or_doubled_credential() {
+        let empty_digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b""));
+        for (extra, needle) in [
+            (
+                vec![],
+                "COFFER_ADMIN_TOKEN_SHA256: the admin API needs its credential",
+            ),
+            (
+                vec![("COFFER_ADMIN_TOKEN", "short")],
+                "COFFER_ADMIN_TOKEN: the admin credential must be at least 16 characters",
+            ),
+            (
+                vec![(ADMIN_TOKEN_SHA256_VAR, "not-hex")],
+                "COFFER_ADMIN_TOKEN_SHA256: expected the credential's SHA-256 digest",
+            ),
+            (
+                vec![(ADMIN_TOKEN_SHA256_VAR, empty_digest.as_str())],
+                "COFFER_ADMIN_TOKEN_SHA256: this is the SHA-256 digest of an empty credential",
+            ),
+            (
+                vec![
+                    (ADMIN_TOKEN_SHA256_VAR, empty_digest.as_str()),
+                    ("COFFER_ADMIN_TOKEN", CREDENTIAL),
+                ],
+                "not both",
+            ),
+        ] {
+            let mut vars = with(&[(CONTROL_PLANE_VAR, BLOCK)]);
+            vars.extend(extra);
+            let err = read_admin(&vars).err().map(message).unwrap_or_default();
+            assert!(err.starts_with(needle) || err.contains(needle), "{err}");
+            assert!(
+                !err.contains(CREDENTIAL) && !err.contains("short\""),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_admin_function_needs_a_control_plane_and_an_auto_seal() {
+        let err = read_admin(&with(&[("COFFER_ADMIN_TOKEN", CREDENTIAL)]))
+            .err()
+            .map(message)
+            .unwrap_or_default();
+        assert!(err.starts_with("COFFER_CONTROL_PLANE is required"), "{err}");
+        let err = read_admin(&[
+            ("COFFER_DYNAMODB_TABLE", "t"),
+            ("COFFER_SEAL", "shamir"),
+            (CONTROL_PLANE_VAR, BLOCK),
+            ("COFFER_ADMIN_TOKEN", CREDENTIAL),
+        ])
+        .err()
+        .map(message)
+        .unwrap_or_default();
+        assert!(err.starts_with("COFFER_SEAL=shamir is refused"), "{err}");
     }
 }

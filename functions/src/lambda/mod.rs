@@ -1,5 +1,6 @@
 //! The Lambda host: the same Vault API Router as `coffer server`, served by `lambda_http`
-//! behind a Lambda Function URL, an API Gateway HTTP API (payload v2) or a REST API (v1).
+//! behind a Lambda Function URL, an API Gateway HTTP API (payload v2) or a REST API (v1);
+//! and `coffer-admin-lambda`, the control plane's admin API served the same way.
 //!
 //! - [`env_config`] reads the [`Config`](coffer_core::config::Config) from environment
 //!   variables (a function has no config file) and refuses a Shamir seal.
