@@ -322,9 +322,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn bind() -> TcpListener {
-    // The port comes from `ports` so no other server of this process is handed it.
-    let port = ports::free_port();
-    TcpListener::bind(("127.0.0.1", port)).expect("bind 127.0.0.1")
+    // Bound while the port is chosen (a port probed then re-bound could be taken in between,
+    // e.g. as another connection's ephemeral port), and recorded so no other server of this
+    // process is handed it.
+    ports::bound_listener()
 }
 
 type Handler = fn(&Shared, &Request, SocketAddr) -> Response;

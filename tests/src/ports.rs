@@ -21,6 +21,18 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// A listener on a port nobody in this process has been given, bound at once: for servers that
+/// run inside the test process, where nothing needs to retry a bind that another program won.
+pub fn bound_listener() -> TcpListener {
+    loop {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().expect("local address").port();
+        if reserve(&[port]) {
+            return listener;
+        }
+    }
+}
+
 /// A port `p` such that `p + 1` is free too: `bao server -dev` also listens on `p + 1` for its
 /// cluster port.
 pub fn free_port_pair() -> u16 {
