@@ -85,6 +85,27 @@ pub fn create_template_resources(moto: &crate::moto::Moto, table: &str) {
     );
 }
 
+/// The seal key alias `create_template_resources` creates.
+pub const TEMPLATE_SEAL_KEY: &str = "alias/coffer-seal";
+
+/// A function's environment as the deploy template sets it (DynamoDB table, awskms seal with
+/// the template's key), pointed at moto.
+pub fn template_env(moto: &crate::moto::Moto, table: &str) -> Vec<(String, String)> {
+    let mut env = moto.client_env();
+    for (k, v) in [
+        ("COFFER_STORAGE", "dynamodb"),
+        ("COFFER_DYNAMODB_TABLE", table),
+        ("COFFER_SEAL", "awskms"),
+        ("COFFER_AWSKMS_KEY_ID", TEMPLATE_SEAL_KEY),
+        ("COFFER_LOG_LEVEL", "info"),
+    ] {
+        env.push((k.into(), v.into()));
+    }
+    env.push(("COFFER_DYNAMODB_ENDPOINT".into(), moto.endpoint()));
+    env.push(("COFFER_AWSKMS_ENDPOINT".into(), moto.endpoint()));
+    env
+}
+
 /// What the function answered to one invocation.
 enum Outcome {
     Response(Vec<u8>),

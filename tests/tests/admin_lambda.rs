@@ -10,14 +10,13 @@ use std::time::{Duration, Instant};
 
 use coffer_blackbox::admin::scan_table;
 use coffer_blackbox::lambda_runtime::{
-    coffer_admin_lambda_bin, create_template_resources, LambdaFunction,
+    coffer_admin_lambda_bin, create_template_resources, template_env, LambdaFunction,
 };
 use coffer_blackbox::moto::Moto;
 use coffer_blackbox::{Req, Resp};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-const SEAL_KEY: &str = "alias/coffer-seal";
 const BASE_DOMAIN: &str = "secrets.test";
 const CREDENTIAL: &str = "serverless-admin-credential-0123456789";
 /// Both functions get the same block (the template passes one parameter to both).
@@ -38,19 +37,8 @@ control_plane {
 
 /// What the template sets on both functions, pointed at moto.
 fn common_env(moto: &Moto, table: &str) -> Vec<(String, String)> {
-    let mut env = moto.client_env();
-    for (k, v) in [
-        ("COFFER_STORAGE", "dynamodb"),
-        ("COFFER_DYNAMODB_TABLE", table),
-        ("COFFER_SEAL", "awskms"),
-        ("COFFER_AWSKMS_KEY_ID", SEAL_KEY),
-        ("COFFER_CONTROL_PLANE", CONTROL_PLANE),
-        ("COFFER_LOG_LEVEL", "info"),
-    ] {
-        env.push((k.into(), v.into()));
-    }
-    env.push(("COFFER_DYNAMODB_ENDPOINT".into(), moto.endpoint()));
-    env.push(("COFFER_AWSKMS_ENDPOINT".into(), moto.endpoint()));
+    let mut env = template_env(moto, table);
+    env.push(("COFFER_CONTROL_PLANE".into(), CONTROL_PLANE.into()));
     env
 }
 

@@ -4,27 +4,15 @@
 
 use std::time::Duration;
 
-use coffer_blackbox::lambda_runtime::{create_template_resources, LambdaFunction};
+use coffer_blackbox::lambda_runtime::{
+    create_template_resources, template_env, LambdaFunction, TEMPLATE_SEAL_KEY as SEAL_KEY,
+};
 use coffer_blackbox::moto::Moto;
 use serde_json::json;
 
-const SEAL_KEY: &str = "alias/coffer-seal";
-
 /// The function's environment as the deploy template sets it, pointed at moto.
 fn function_env(moto: &Moto, table: &str) -> Vec<(String, String)> {
-    let mut env = moto.client_env();
-    for (k, v) in [
-        ("COFFER_STORAGE", "dynamodb"),
-        ("COFFER_DYNAMODB_TABLE", table),
-        ("COFFER_SEAL", "awskms"),
-        ("COFFER_AWSKMS_KEY_ID", SEAL_KEY),
-        ("COFFER_LOG_LEVEL", "info"),
-    ] {
-        env.push((k.into(), v.into()));
-    }
-    env.push(("COFFER_DYNAMODB_ENDPOINT".into(), moto.endpoint()));
-    env.push(("COFFER_AWSKMS_ENDPOINT".into(), moto.endpoint()));
-    env
+    template_env(moto, table)
 }
 
 fn median(mut values: Vec<Duration>) -> Duration {
