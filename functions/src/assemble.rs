@@ -64,6 +64,25 @@ pub(crate) async fn open_seal(config: &SealConfig) -> anyhow::Result<Protector> 
     })
 }
 
+/// The registry of managed stores over the config's storage and seal (`coffer server` with a
+/// control plane, and both Lambda functions with `COFFER_CONTROL_PLANE`). Opens clients only:
+/// no store is read until a request or an admin call names it.
+pub async fn open_registry(
+    config: &Config,
+    control_plane: coffer_core::config::ControlPlaneConfig,
+) -> anyhow::Result<Arc<coffer_core::tenancy::Registry>> {
+    let storage = open_storage(&config.storage).await?;
+    let seal = coffer_core::seal::SealSetup {
+        active: open_seal(&config.seal).await?,
+        migrate_from: None,
+    };
+    Ok(Arc::new(coffer_core::tenancy::Registry::new(
+        storage,
+        control_plane,
+        seal,
+    )))
+}
+
 pub async fn open_storage(config: &StorageConfig) -> anyhow::Result<Arc<dyn Storage>> {
     let inner: Arc<dyn Storage> = match config {
         StorageConfig::Memory => Arc::new(MemoryStorage::new()),

@@ -197,42 +197,13 @@ pub(crate) async fn serve_api(
     let handle = Handle::new();
     let mut tasks = Vec::new();
     if let Some(AdminListener { addr, router, tls }) = admin {
-        let app = router.into_make_service_with_connect_info::<SocketAddr>();
-        match &tls {
-            Some(files) => {
-                let server = axum_server::bind_rustls(addr, rustls_config(addr, files).await?)
-                    .map(|tls| tls.acceptor(NoDelayAcceptor))
-                    .handle(handle.clone());
-                tasks.push(tokio::spawn(async move { server.serve(app).await }));
-            }
-            None => {
-                let server = axum_server::bind(addr)
-                    .acceptor(NoDelayAcceptor)
-                    .handle(handle.clone());
-                tasks.push(tokio::spawn(async move { server.serve(app).await }));
-            }
-        }
+        tasks.push(spawn_listener(addr, tls.as_ref(), router, &handle).await?);
         tracing::info!(%addr, tls = tls.is_some(), "admin API listening");
     }
     for listener in &config.listeners {
         let limit = listener.max_request_size.unwrap_or(config.max_request_size);
-        let app = api(limit).into_make_service_with_connect_info::<SocketAddr>();
         let addr = listener.address;
-        let handle = handle.clone();
-        match &listener.tls {
-            Some(tls) => {
-                let server = axum_server::bind_rustls(addr, rustls_config(addr, tls).await?)
-                    .map(|tls| tls.acceptor(NoDelayAcceptor))
-                    .handle(handle);
-                tasks.push(tokio::spawn(async move { server.serve(app).await }));
-            }
-            None => {
-                let server = axum_server::bind(addr)
-                    .acceptor(NoDelayAcceptor)
-                    .handle(handle);
-                tasks.push(tokio::spawn(async move { server.serve(app).await }));
-            }
-        }
+        tasks.push(spawn_listener(addr, listener.tls.as_ref(), api(limit), &handle).await?);
         tracing::info!(%addr, tls = listener.tls.is_some(), "listening");
     }
     let shutdown = handle.clone();
@@ -247,6 +218,30 @@ pub(crate) async fn serve_api(
             .context("listener failed")?;
     }
     Ok(())
+}
+
+/// Serves `router` on `addr` (over TLS when `tls` is given) until `handle` shuts it down.
+async fn spawn_listener(
+    addr: SocketAddr,
+    tls: Option<&TlsConfig>,
+    router: axum::Router,
+    handle: &Handle,
+) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+    let app = router.into_make_service_with_connect_info::<SocketAddr>();
+    Ok(match tls {
+        Some(files) => {
+            let server = axum_server::bind_rustls(addr, rustls_config(addr, files).await?)
+                .map(|tls| tls.acceptor(NoDelayAcceptor))
+                .handle(handle.clone());
+            tokio::spawn(async move { server.serve(app).await })
+        }
+        None => {
+            let server = axum_server::bind(addr)
+                .acceptor(NoDelayAcceptor)
+                .handle(handle.clone());
+            tokio::spawn(async move { server.serve(app).await })
+        }
+    })
 }
 
 async fn shutdown_signal() {

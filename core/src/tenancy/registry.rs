@@ -110,6 +110,11 @@ impl Registry {
         }
     }
 
+    /// The storage backend's name (`inmem`, `embedded`, `dynamodb`), for logs.
+    pub fn storage_kind(&self) -> &'static str {
+        self.storage.kind()
+    }
+
     pub fn config(&self) -> &ControlPlaneConfig {
         &self.config
     }

@@ -6,23 +6,14 @@
 //! name, and needs no admin credential. Shamir stores are unsealed only in the process that
 //! created them (and wherever an operator submits their keys); see docs/control-plane.md.
 
-use std::sync::Arc;
-
 use anyhow::Context;
 use coffer_core::config::{Config, ControlPlaneConfig};
-use coffer_core::seal::SealSetup;
-use coffer_core::tenancy::Registry;
 
 use super::api;
 use super::credential::AdminCredential;
 use crate::assemble;
 
 pub async fn run(config: &Config, control_plane: ControlPlaneConfig) -> anyhow::Result<()> {
-    let storage = assemble::open_storage(&config.storage).await?;
-    let seal = SealSetup {
-        active: assemble::open_seal(&config.seal).await?,
-        migrate_from: None,
-    };
     let admin = match control_plane.admin_address {
         Some(addr) => Some((
             addr,
@@ -33,10 +24,10 @@ pub async fn run(config: &Config, control_plane: ControlPlaneConfig) -> anyhow::
         None => None,
     };
     let base_domain = control_plane.base_domain.clone();
-    let registry = Arc::new(Registry::new(storage.clone(), control_plane, seal));
+    let registry = assemble::open_registry(config, control_plane).await?;
     registry.spawn_audit_pruner();
     tracing::info!(
-        storage = storage.kind(),
+        storage = registry.storage_kind(),
         %base_domain,
         admin = admin.is_some(),
         "coffer control plane starting"

@@ -19,8 +19,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::extract::ConnectInfo;
 use axum::Router;
-use coffer_core::config::{Config, ControlPlaneConfig, LogFormat};
-use coffer_core::seal::SealSetup;
+use coffer_core::config::{Config, LogFormat};
 use coffer_core::store::Store;
 use coffer_core::tenancy::Registry;
 use lambda_http::request::RequestContext;
@@ -153,7 +152,7 @@ pub async fn run() -> anyhow::Result<()> {
         }
         Some(control_plane) => {
             let base_domain = control_plane.base_domain.clone();
-            let registry = open_registry(&config, control_plane).await?;
+            let registry = assemble::open_registry(&config, control_plane).await?;
             tracing::info!(
                 seal = config.seal.kind(),
                 %base_domain,
@@ -176,7 +175,7 @@ pub async fn run_admin() -> anyhow::Result<()> {
     init_logging(&admin.config);
     let started = std::time::Instant::now();
     let base_domain = admin.control_plane.base_domain.clone();
-    let registry = open_registry(&admin.config, admin.control_plane).await?;
+    let registry = assemble::open_registry(&admin.config, admin.control_plane).await?;
     tracing::info!(
         seal = admin.config.seal.kind(),
         %base_domain,
@@ -186,17 +185,4 @@ pub async fn run_admin() -> anyhow::Result<()> {
     lambda_http::run(admin_service(registry, admin.credential))
         .await
         .map_err(|e| anyhow::anyhow!("lambda runtime: {e}"))
-}
-
-/// The registry of managed stores over the function's storage and seal.
-async fn open_registry(
-    config: &Config,
-    control_plane: ControlPlaneConfig,
-) -> anyhow::Result<Arc<Registry>> {
-    let storage = assemble::open_storage(&config.storage).await?;
-    let seal = SealSetup {
-        active: assemble::open_seal(&config.seal).await?,
-        migrate_from: None,
-    };
-    Ok(Arc::new(Registry::new(storage, control_plane, seal)))
 }
